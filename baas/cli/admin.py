@@ -1,0 +1,89 @@
+"""``baas tenants …`` and ``baas keys …``: tenants and their API keys."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+
+import orjson
+
+from baas.cli.store_access import store_session
+from baas.core.keyspace import Keyspace
+from baas.settings import Settings
+from baas.store.tenants import TenantRegistry, UnknownTenant
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+async def tenants_create(args: argparse.Namespace, settings: Settings) -> int:
+    async with store_session(settings) as store:
+        tenant, issued = await TenantRegistry(store, Keyspace(settings.key_prefix)).create_tenant(
+            args.name
+        )
+    if args.json:
+        _print_json({"tenant_id": tenant.tenant_id, "api_key": issued.api_key})
+    else:
+        print(
+            f"Tenant ID: {tenant.tenant_id}\n"
+            f"API key:   {issued.api_key}  (shown once: store it now)"
+        )
+    return 0
+
+
+async def tenants_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with store_session(settings) as store:
+        tenants = await TenantRegistry(store, Keyspace(settings.key_prefix)).list_tenants()
+    if args.json:
+        _print_json([asdict(t) for t in tenants])
+    else:
+        for t in tenants:
+            print(f"{t.tenant_id}  {t.created_at}  {t.name}")
+    return 0
+
+
+async def keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    async with store_session(settings) as store:
+        try:
+            issued = await TenantRegistry(store, Keyspace(settings.key_prefix)).create_key(
+                args.tenant, args.name
+            )
+        except UnknownTenant:
+            print(f"error: no tenant {args.tenant}", file=sys.stderr)
+            return 1
+    if args.json:
+        _print_json({"key_id": issued.info.key_id, "api_key": issued.api_key})
+    else:
+        print(
+            f"Key ID:  {issued.info.key_id}\nAPI key: {issued.api_key}  (shown once: store it now)"
+        )
+    return 0
+
+
+async def keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with store_session(settings) as store:
+        keys = await TenantRegistry(store, Keyspace(settings.key_prefix)).list_keys(args.tenant)
+    if args.json:
+        _print_json([asdict(k) for k in keys])
+    else:
+        for k in keys:
+            state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+            print(f"{k.key_id}  {k.prefix}…  {k.created_at}  {state}  {k.name}")
+    return 0
+
+
+async def keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    async with store_session(settings) as store:
+        info = await TenantRegistry(store, Keyspace(settings.key_prefix)).revoke_key(
+            args.tenant, args.key_id
+        )
+    if info is None:
+        print(f"error: tenant {args.tenant} has no key {args.key_id}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(asdict(info))
+    else:
+        print(f"revoked {info.key_id} at {info.revoked_at}")
+    return 0

@@ -1,0 +1,107 @@
+"""Admission of commands: from parsed submissions to canonical CloudEvents, or a Problem.
+
+Every event of a request is checked before any is admitted, so a batch is all or nothing.
+The checks, in order of precedence: the tenant (403), then the schema (422).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.core.v1.event import CloudEvent
+
+from baas.core.catalog import SchemaCatalog, UnknownSchema
+from baas.core.envelope import Submission
+from baas.core.problems import FieldError, Problem
+
+TENANT_EXTENSION = "tenantid"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """An admitted command: the canonical event and the id its 202 answer carries."""
+
+    event: CloudEvent
+    reply_id: str
+
+    @property
+    def id(self) -> str:
+        return self.event.get_id()
+
+    @property
+    def source(self) -> str:
+        return self.event.get_source()
+
+
+def parse_time(value: str) -> datetime | None:
+    """An RFC 3339 timestamp with a zone, or None."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def admit(
+    submissions: list[Submission], catalog: SchemaCatalog, tenant_id: str, received_at: datetime
+) -> list[Command]:
+    forbidden: list[FieldError] = []
+    invalid: list[FieldError] = []
+    envelope: list[FieldError] = []
+    resolved = []
+    for s in submissions:
+        attributes = s.attributes
+        time = received_at
+        if "time" in attributes:
+            parsed = parse_time(attributes["time"])
+            if parsed is None:
+                envelope.append(
+                    FieldError(s.path("time"), "must be an RFC 3339 date-time with a zone")
+                )
+            else:
+                time = parsed
+        if attributes.get(TENANT_EXTENSION, tenant_id) != tenant_id:
+            forbidden.append(
+                FieldError(s.path(TENANT_EXTENSION), "does not match the tenant in the path")
+            )
+        data = s.data
+        if isinstance(data, dict) and "TenantId" in data and data["TenantId"] != tenant_id:
+            forbidden.append(
+                FieldError("data.TenantId", "does not match the tenant in the path").under(
+                    s.position
+                )
+            )
+        try:
+            schema = catalog.resolve(attributes["type"], attributes.get("dataschema"))
+        except UnknownSchema as exc:
+            where = "dataschema" if attributes.get("dataschema") is not None else "type"
+            invalid.append(FieldError(s.path(where), str(exc)))
+            continue
+        invalid.extend(e.under(s.position) for e in schema.errors(data))
+        resolved.append((s, schema, time))
+    if envelope:
+        raise Problem(400, "The CloudEvent envelope is malformed.", envelope)
+    if forbidden:
+        raise Problem(403, "TenantId does not match the tenant of this URL.", forbidden)
+    if invalid:
+        raise Problem(422, "The command does not match its schema.", invalid)
+    return [_canonical(s, schema.ref, time, tenant_id) for s, schema, time in resolved]
+
+
+def _canonical(s: Submission, schema_ref: str, time: datetime, tenant_id: str) -> Command:
+    attributes: dict[str, Any] = {
+        name: value
+        for name, value in s.attributes.items()
+        if name not in ("time", "dataschema", "datacontenttype")
+    }
+    attributes["specversion"] = "1.0"
+    attributes["time"] = time.astimezone(UTC)
+    attributes["dataschema"] = schema_ref
+    attributes["datacontenttype"] = "application/json"
+    attributes[TENANT_EXTENSION] = tenant_id
+    data = s.data
+    correlation = data.get("CorrelationId") if isinstance(data, dict) else None
+    reply_id = correlation if isinstance(correlation, str) and correlation else attributes["id"]
+    return Command(CloudEvent(attributes, data), reply_id)

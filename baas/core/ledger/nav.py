@@ -1,0 +1,264 @@
+"""Daily NAV from inception and its flow-neutral (time-weighted) daily returns.
+
+Sessions
+    A session is a date on which a close exists for the benchmark, or for a symbol the
+    strategy holds at that date or trades in the events that fall due on it. Weekends
+    and holidays therefore add no zero returns, while a symbol that trades every day
+    (crypto) makes every day a session while it is held.
+
+    Events are dated by their UTC calendar date. Events dated between two sessions (a
+    Saturday order, a holiday deposit) count in the next session. Inception is the
+    first session on or after the first effective event (an order that is filled or
+    partial, a cash event, a snapshot). The latest date is the last session: never a
+    day after the last close known. Events after it wait for a later close.
+
+Valuation
+    NAV_t = cash_t + sum(quantity * mark). The mark is the symbol's close that session,
+    else its last close before, else (no close known at all) the position's cost basis.
+
+Returns
+    F_t is the session's external flow: deposits and withdrawals (signed), plus the
+    in-kind value a positions snapshot adds or removes, sum(Δquantity * mark) at that
+    session's marks (seeding or correcting positions is not performance).
+    The flow counts at the start of its session:
+
+        r_t = NAV_t / (NAV_{t-1} + F_t) - 1,   NAV_0 = 0 before inception,
+
+    so r_1 = NAV_1 / F_1 - 1 and a deposit is never a gain. When the denominator
+    NAV_{t-1} + F_t is zero or negative there is no capital to measure a return on
+    (for example an order-only strategy that never deposited): that session's return
+    is undefined, reported as None, and left out of every metric (not counted as 0).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, localcontext
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from baas.core.ledger.accounting import (
+    ACCOUNTING_CONTEXT,
+    LedgerState,
+    _apply_cash_event,
+    _apply_order,
+    _apply_snapshot,
+)
+from baas.core.ledger.events import (
+    ZERO,
+    CashEvent,
+    LedgerEvent,
+    Order,
+    PositionSnapshot,
+    to_decimal,
+    utc_date,
+)
+
+Price = Decimal | float | int | str
+Closes = Mapping[str, Mapping[date, Price]]
+
+
+@dataclass(frozen=True, slots=True)
+class NavPoint:
+    """The NAV of one session."""
+
+    date: date
+    total_equity: Decimal
+    cash_balance: Decimal
+    market_value: Decimal
+    external_flow: Decimal
+    daily_return: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ISO date and floats."""
+        return {
+            "date": self.date.isoformat(),
+            "total_equity": float(self.total_equity),
+            "cash_balance": float(self.cash_balance),
+            "market_value": float(self.market_value),
+            "external_flow": float(self.external_flow),
+            "daily_return": self.daily_return,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NavSeries:
+    """Sessions from inception to the latest date; ``starting_equity`` = NAV_0 + F_1."""
+
+    points: tuple[NavPoint, ...]
+    starting_equity: Decimal | None = None
+
+    @property
+    def inception_date(self) -> date | None:
+        return self.points[0].date if self.points else None
+
+    @property
+    def latest_date(self) -> date | None:
+        return self.points[-1].date if self.points else None
+
+    @property
+    def ending_equity(self) -> Decimal | None:
+        return self.points[-1].total_equity if self.points else None
+
+    def returns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Dates (``datetime64[D]``) and float returns of the sessions whose return is defined."""
+        defined = [p for p in self.points if p.daily_return is not None]
+        dates = np.array([p.date for p in defined], dtype="datetime64[D]")
+        values = np.array([p.daily_return for p in defined], dtype=np.float64)
+        return dates, values
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [point.as_dict() for point in self.points]
+
+
+@dataclass(frozen=True, slots=True)
+class Valuation:
+    """Equity of a state at given marks."""
+
+    total_equity: Decimal
+    cash_balance: Decimal
+    market_value: Decimal
+
+
+def _market_value(state: LedgerState, marks: Mapping[str, Decimal]) -> Decimal:
+    value = ZERO
+    for symbol, position in state.positions.items():
+        mark = marks.get(symbol)
+        value += position.quantity * (position.cost_basis if mark is None else mark)
+    return value
+
+
+def mark_to_market(state: LedgerState, closes: Mapping[str, Price]) -> Valuation:
+    """Value ``state`` at the given closes (a symbol without one is marked at its cost basis)."""
+    with localcontext(ACCOUNTING_CONTEXT):
+        marks = {symbol: to_decimal(close) for symbol, close in closes.items()}
+        market_value = _market_value(state, marks)
+        return Valuation(state.cash + market_value, state.cash, market_value)
+
+
+def _event_symbols(event: LedgerEvent) -> Iterable[str]:
+    if isinstance(event, Order):
+        return (event.symbol,)
+    if isinstance(event, PositionSnapshot):
+        return (line.symbol for line in event.positions)
+    return ()
+
+
+def _is_effective(event: LedgerEvent) -> bool:
+    return not isinstance(event, Order) or event.is_effective
+
+
+def _apply_snapshot_flow(
+    state: LedgerState, snapshot: PositionSnapshot, marks: Mapping[str, Decimal]
+) -> Decimal:
+    result = _apply_snapshot(state, snapshot.positions, True, snapshot.taken_at)
+    flow = ZERO
+    for entry in result.entries:
+        mark = marks.get(entry.symbol)
+        if mark is None:
+            cost = entry.new_cost_basis
+            if cost is None:
+                cost = entry.old_cost_basis
+            mark = ZERO if cost is None else cost
+        flow += (entry.new_quantity - entry.old_quantity) * mark
+    return flow
+
+
+def build_nav_series(
+    events: Iterable[LedgerEvent], closes: Closes, *, benchmark: str | None = None
+) -> NavSeries:
+    """Replay ``events`` session by session against ``closes`` (symbol -> date -> close).
+
+    ``closes`` needs the symbols the strategy trades and the benchmark; other symbols
+    in it are ignored. See the module docstring for the session and return rules.
+    """
+    ordered = sorted((e for e in events if _is_effective(e)), key=attrgetter("timestamp"))
+    if not ordered:
+        return NavSeries(())
+    event_dates = [utc_date(e.timestamp) for e in ordered]
+    inception = event_dates[0]
+
+    relevant: set[str] = set()
+    for event in ordered:
+        relevant.update(_event_symbols(event))
+    if benchmark:
+        relevant.add(benchmark)
+
+    with localcontext(ACCOUNTING_CONTEXT):
+        marks: dict[str, Decimal] = {}
+        by_date: dict[date, list[tuple[str, Price]]] = defaultdict(list)
+        for symbol in relevant:
+            series = closes.get(symbol)
+            if not series:
+                continue
+            before = [d for d in series if d < inception]
+            if before:
+                marks[symbol] = to_decimal(series[max(before)])
+            for d, close in series.items():
+                if d >= inception:
+                    by_date[d].append((symbol, close))
+
+        state = LedgerState()
+        points: list[NavPoint] = []
+        prev_nav = ZERO
+        starting_equity: Decimal | None = None
+        i = 0
+        n = len(ordered)
+        for d in sorted(by_date):
+            today = by_date[d]
+            for symbol, close in today:
+                marks[symbol] = to_decimal(close)
+            j = bisect.bisect_right(event_dates, d, lo=i)
+            if not _is_session(today, benchmark, state, ordered, i, j):
+                continue
+            flow = ZERO
+            for k in range(i, j):
+                event = ordered[k]
+                if isinstance(event, Order):
+                    _apply_order(state, event)
+                elif isinstance(event, CashEvent):
+                    _apply_cash_event(state, event)
+                    if event.is_external_flow:
+                        flow += event.amount
+                else:
+                    flow += _apply_snapshot_flow(state, event, marks)
+            i = j
+            market_value = _market_value(state, marks)
+            nav = state.cash + market_value
+            capital = prev_nav + flow
+            if starting_equity is None:
+                starting_equity = capital
+            daily_return = float(nav / capital - 1) if capital > 0 else None
+            points.append(NavPoint(d, nav, state.cash, market_value, flow, daily_return))
+            prev_nav = nav
+            if i == n and not state.positions and not benchmark:
+                break  # nothing left that could make another session
+    return NavSeries(tuple(points), starting_equity)
+
+
+def _is_session(
+    today: list[tuple[str, Price]],
+    benchmark: str | None,
+    state: LedgerState,
+    ordered: list[LedgerEvent],
+    start: int,
+    stop: int,
+) -> bool:
+    held = state.positions
+    due: set[str] | None = None
+    for symbol, _ in today:
+        if symbol == benchmark or symbol in held:
+            return True
+        if due is None:
+            due = set()
+            for k in range(start, stop):
+                due.update(_event_symbols(ordered[k]))
+        if symbol in due:
+            return True
+    return False

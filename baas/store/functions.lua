@@ -1,0 +1,108 @@
+#!lua name=baas_v1
+-- Server-side functions of the gateway: each runs atomically, in one round trip.
+-- Time comes from the server (TIME), so every gateway instance shares one clock.
+-- Sliding windows are sorted sets of request timestamps (ms); members are unique tokens.
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Milliseconds until the window holds fewer than `limit` entries, or 0 if it already does.
+local function wait_ms(key, limit, window, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  if count < limit then
+    return 0
+  end
+  local entry = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+  return math.max(1, tonumber(entry[2]) + window - now)
+end
+
+local function record(key, window, now, member)
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, window)
+end
+
+-- KEYS: ip request window, ip auth failures
+-- ARGV: ip limit, ip window ms, failure limit, failure window ms, member
+-- → {0, failures} passed | {1, wait ms} ip limit | {2, wait ms} blocked by auth failures
+local function ip_gate(keys, args)
+  local now = now_ms()
+  local failure_window = tonumber(args[4])
+  local blocked = wait_ms(keys[2], tonumber(args[3]), failure_window, now)
+  if blocked > 0 then
+    return {2, blocked}
+  end
+  local window = tonumber(args[2])
+  local wait = wait_ms(keys[1], tonumber(args[1]), window, now)
+  if wait > 0 then
+    return {1, wait}
+  end
+  record(keys[1], window, now, args[5])
+  return {0, redis.call('ZCARD', keys[2])}
+end
+
+-- KEYS: ip auth failures; ARGV: failure window ms, member
+local function auth_failure(keys, args)
+  record(keys[1], tonumber(args[1]), now_ms(), args[2])
+  return 1
+end
+
+-- KEYS: tenant write window; ARGV: limit, window ms, member → 0 passed | wait ms
+local function tenant_write(keys, args)
+  local now = now_ms()
+  local window = tonumber(args[2])
+  local wait = wait_ms(keys[1], tonumber(args[1]), window, now)
+  if wait == 0 then
+    record(keys[1], window, now, args[3])
+  end
+  return wait
+end
+
+-- Dedupe + tenant write limit + append, for the events of one request.
+-- KEYS: tenant log stream, tenant write window, tenant active keys, then one "seen" key per event
+-- ARGV: key id, limit, window ms, member, retention s, received_at, client ip,
+--       then per event: canonical event bytes, 202 answer
+-- → {'revoked'} | {'limited', wait ms} | {'ok', status1, entry1, answer1, status2, ...}
+--   where status is 'appended' or 'duplicate' and, for a duplicate, entry/answer are the first's.
+local function ingest(keys, args)
+  if redis.call('HEXISTS', keys[3], args[1]) == 0 then
+    return {'revoked'}
+  end
+  local now = now_ms()
+  local window = tonumber(args[3])
+  local wait = wait_ms(keys[2], tonumber(args[2]), window, now)
+  if wait > 0 then
+    return {'limited', wait}
+  end
+  record(keys[2], window, now, args[4])
+  local retention = tonumber(args[5])
+  local out = {'ok'}
+  local n = #keys - 3
+  for i = 1, n do
+    local seen_key = keys[3 + i]
+    local event = args[6 + 2 * i]
+    local answer = args[7 + 2 * i]
+    local prior = redis.call('GET', seen_key)
+    if prior then
+      local sep = string.find(prior, '|', 1, true)
+      table.insert(out, 'duplicate')
+      table.insert(out, string.sub(prior, 1, sep - 1))
+      table.insert(out, string.sub(prior, sep + 1))
+    else
+      local entry = redis.call('XADD', keys[1], '*', 'event', event, 'received_at', args[6],
+        'ip', args[7], 'key_id', args[1])
+      redis.call('SET', seen_key, entry .. '|' .. answer, 'EX', retention)
+      table.insert(out, 'appended')
+      table.insert(out, entry)
+      table.insert(out, answer)
+    end
+  end
+  return out
+end
+
+redis.register_function('baas_ip_gate', ip_gate)
+redis.register_function('baas_auth_failure', auth_failure)
+redis.register_function('baas_tenant_write', tenant_write)
+redis.register_function('baas_ingest', ingest)

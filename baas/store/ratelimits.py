@@ -1,0 +1,103 @@
+"""The three limits of the spec, as sliding windows kept in the store (shared by all gateways).
+
+1. per client IP: requests to any API endpoint;
+2. per tenant: writes (POST/PUT of commands);
+3. per client IP: 401 answers; past the limit the IP is blocked until the window has moved on,
+   and an authenticated request clears the count.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis.asyncio as aioredis
+
+from baas.core.keyspace import Keyspace
+from baas.settings import Settings
+
+
+class Limiter(StrEnum):
+    IP = "ip"
+    TENANT = "tenant"
+    AUTH_FAILURE = "auth_failure"
+
+
+@dataclass(frozen=True, slots=True)
+class Limited(Exception):
+    limiter: Limiter
+    wait_ms: int
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until a request would pass (the Retry-After header)."""
+        return max(1, math.ceil(self.wait_ms / 1000))
+
+
+def unique_member() -> str:
+    return secrets.token_hex(8)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+class RateLimits:
+    def __init__(self, store: aioredis.Redis, keyspace: Keyspace, settings: Settings) -> None:
+        self.store = store
+        self.keys = keyspace
+        self.s = settings
+
+    def queue_ip_gate(self, pipe: aioredis.client.Pipeline, ip: str) -> None:
+        """Queue the per-IP check on a pipeline; read its reply with ``ip_gate_result``."""
+        pipe.fcall(
+            "baas_ip_gate",
+            2,
+            self.keys.ip_request_window(ip),
+            self.keys.ip_auth_failures(ip),
+            self.s.ip_limit,
+            _ms(self.s.ip_window_seconds),
+            self.s.auth_failure_limit,
+            _ms(self.s.auth_failure_window_seconds),
+            unique_member(),
+        )
+
+    @staticmethod
+    def ip_gate_result(reply: list[int]) -> int:
+        """The IP's current count of auth failures, or raise Limited."""
+        outcome, value = int(reply[0]), int(reply[1])
+        if outcome == 1:
+            raise Limited(Limiter.IP, value)
+        if outcome == 2:
+            raise Limited(Limiter.AUTH_FAILURE, value)
+        return value
+
+    async def record_auth_failure(self, ip: str) -> None:
+        await self.store.fcall(
+            "baas_auth_failure",
+            1,
+            self.keys.ip_auth_failures(ip),
+            _ms(self.s.auth_failure_window_seconds),
+            unique_member(),
+        )
+
+    async def clear_auth_failures(self, ip: str) -> None:
+        await self.store.delete(self.keys.ip_auth_failures(ip))
+
+    async def count_tenant_write(self, tenant_id: str) -> None:
+        """Count a write that will not reach the log (it failed validation); raise if over."""
+        wait = await self.store.fcall(
+            "baas_tenant_write",
+            1,
+            self.keys.tenant_write_window(tenant_id),
+            self.s.tenant_write_limit,
+            _ms(self.s.tenant_write_window_seconds),
+            unique_member(),
+        )
+        if int(wait) > 0:
+            raise Limited(Limiter.TENANT, int(wait))
+
+    def tenant_write_args(self) -> tuple[int, int, str]:
+        return self.s.tenant_write_limit, _ms(self.s.tenant_write_window_seconds), unique_member()

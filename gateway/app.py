@@ -1,0 +1,84 @@
+"""The Starlette application: routes, error handlers, metrics, and the lifespan that opens the
+store."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from baas.core.keyspace import Keyspace
+from baas.schema_files import load_catalog
+from baas.settings import Settings
+from baas.store.connection import load_functions, open_store, store_url
+from baas.store.eventlog import EventLog
+from baas.store.ratelimits import RateLimits
+from baas.store.tenants import TenantRegistry
+from gateway import openapi
+from gateway.client_ip import parse_networks
+from gateway.errors import HANDLERS
+from gateway.metrics import GatewayMetrics, MetricsMiddleware
+from gateway.routes import operations, schemas, trading
+from gateway.services import Services
+
+TENANT = "/tenants/{tenantId}"
+
+
+async def openapi_document(request: Request) -> Response:
+    return JSONResponse(openapi.document(request.app.routes))
+
+
+ROUTES = [
+    Route(f"{TENANT}/api/trading", trading.submit_command, methods=["POST", "PUT"]),
+    Route(f"{TENANT}/api/trading/schemas", schemas.tenant_schemas, methods=["GET"]),
+    Route(
+        f"{TENANT}/api/trading/schemas/{{name}}/{{version}}", schemas.tenant_schema, methods=["GET"]
+    ),
+    Route("/schemas", schemas.public_schemas, methods=["GET"]),
+    Route("/schemas/{name}/{version}", schemas.public_schema, methods=["GET"]),
+    Route("/healthz", operations.healthz, methods=["GET"]),
+    Route("/readyz", operations.readyz, methods=["GET"]),
+    Route("/metrics", operations.metrics, methods=["GET"]),
+    Route("/openapi.json", openapi_document, methods=["GET"]),
+]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    metrics = GatewayMetrics()
+    proxies = parse_networks(settings.trusted_proxies)
+    catalog = load_catalog(settings.schemas_dir)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = open_store(store_url(settings), settings)
+        await load_functions(store)
+        keyspace = Keyspace(settings.key_prefix)
+        limits = RateLimits(store, keyspace, settings)
+        app.state.services = Services(
+            settings=settings,
+            store=store,
+            keyspace=keyspace,
+            tenants=TenantRegistry(store, keyspace),
+            limits=limits,
+            log=EventLog(store, keyspace, limits, settings.idempotency_retention_seconds),
+            catalog=catalog,
+            metrics=metrics,
+            trusted_proxies=proxies,
+        )
+        try:
+            yield
+        finally:
+            await store.aclose()
+
+    return Starlette(
+        routes=ROUTES,
+        exception_handlers=HANDLERS,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,76 @@
+"""Every error the gateway answers is JSON: ``{"detail": ..., "errors": [...]}``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.exceptions import RedisError, ResponseError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from baas.core.problems import Problem
+from baas.store.connection import load_functions
+from baas.store.ratelimits import Limited
+from gateway.services import services
+
+log = logging.getLogger("baas.gateway")
+
+TOO_MANY = "Too Many Requests: rate limit exceeded. Wait the number of seconds in Retry-After."
+
+
+def problem_response(problem: Problem) -> Response:
+    return JSONResponse(problem.body(), problem.status, headers=problem.headers or None)
+
+
+async def on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc)
+
+
+async def on_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Limited)
+    services(request).metrics.rate_limited.labels(exc.limiter.value).inc()
+    return problem_response(Problem(429, TOO_MANY, headers={"Retry-After": str(exc.retry_after)}))
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return problem_response(Problem(exc.status_code, exc.detail, headers=dict(exc.headers or {})))
+
+
+_reloads: set[asyncio.Task[None]] = set()
+
+
+async def on_store_error(request: Request, exc: Exception) -> Response:
+    svc = services(request)
+    if isinstance(exc, ResponseError) and "function not found" in str(exc).lower():
+        # The store restarted without its functions (a server that keeps nothing on disk).
+        task = asyncio.create_task(load_functions(svc.store))
+        _reloads.add(task)
+        task.add_done_callback(_reloads.discard)
+    log.warning("store unavailable", extra={"error": type(exc).__name__, "reason": str(exc)})
+    retry = str(svc.settings.unavailable_retry_after_seconds)
+    return problem_response(
+        Problem(
+            503,
+            "The event store is unavailable; nothing was written. Retry later.",
+            headers={"Retry-After": retry},
+        )
+    )
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem_response(Problem(500, "Internal server error."))
+
+
+HANDLERS = {
+    Problem: on_problem,
+    Limited: on_limited,
+    HTTPException: on_http_exception,
+    RedisError: on_store_error,
+    OSError: on_store_error,
+    Exception: on_unexpected,
+}

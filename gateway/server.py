@@ -1,0 +1,23 @@
+"""Serving the gateway: uvicorn with uvloop and httptools."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from baas.settings import Settings
+from gateway.app import create_app
+
+
+def serve(settings: Settings) -> None:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()

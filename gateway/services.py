@@ -1,0 +1,34 @@
+"""What the gateway's handlers use, opened once per process by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from starlette.requests import Request
+
+from baas.core.catalog import SchemaCatalog
+from baas.core.keyspace import Keyspace
+from baas.settings import Settings
+from baas.store.eventlog import EventLog
+from baas.store.ratelimits import RateLimits
+from baas.store.tenants import TenantRegistry
+from gateway.client_ip import Network
+from gateway.metrics import GatewayMetrics
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    store: aioredis.Redis
+    keyspace: Keyspace
+    tenants: TenantRegistry
+    limits: RateLimits
+    log: EventLog
+    catalog: SchemaCatalog
+    metrics: GatewayMetrics
+    trusted_proxies: tuple[Network, ...]
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
