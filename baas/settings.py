@@ -30,7 +30,10 @@ class Settings:
         "under the data directory.",
         alias="REDIS_URL",
     )
-    data_dir: Path = _setting(Path("var"), "Where the embedded Valkey keeps its data and socket.")
+    data_dir: Path = _setting(
+        Path("var"),
+        "Where the embedded Valkey keeps its append-only file, config and address (store.url).",
+    )
     key_prefix: str = _setting("baas", "Prefix of every Redis key the service writes.")
     appendfsync: str = _setting(
         "everysec",
@@ -102,16 +105,20 @@ def describe() -> list[tuple[str, str, str]]:
     """(environment variable, default, meaning) of every setting, for the CLI and the README."""
     rows = []
     for f in dataclasses.fields(Settings):
-        name = env_name(f.name)
+        name = f"`{env_name(f.name)}`"
         if f.metadata["alias"]:
-            name += f" (or {f.metadata['alias']})"
+            name += f" (or `{f.metadata['alias']}`)"
         default = f.default
-        if isinstance(default, Path) and default.is_absolute():
-            default = (
-                default.relative_to(_REPO_ROOT) if default.is_relative_to(_REPO_ROOT) else default
-            )
-        rows.append((name, str(default), f.metadata["doc"]))
+        if isinstance(default, Path) and default.is_relative_to(_REPO_ROOT):
+            default = default.relative_to(_REPO_ROOT)
+        rows.append((name, f"`{default}`" if str(default) else "empty", f.metadata["doc"]))
     return rows
+
+
+def markdown_table() -> str:
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| {name} | {default} | {doc} |" for name, default, doc in describe()]
+    return "\n".join(lines)
 
 
 class SettingsError(ValueError):

@@ -4,8 +4,10 @@ store."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -27,6 +29,7 @@ from gateway.routes import operations, schemas, trading
 from gateway.services import Services
 
 TENANT = "/tenants/{tenantId}"
+log = logging.getLogger("baas.gateway")
 
 
 async def openapi_document(request: Request) -> Response:
@@ -57,7 +60,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(store_url(settings), settings)
-        await load_functions(store)
+        try:
+            await load_functions(store)
+        except (RedisError, OSError) as exc:
+            # Serve anyway: requests get 503 (and /readyz says so) until the store answers.
+            log.warning("store not reachable at start", extra={"error": type(exc).__name__})
         keyspace = Keyspace(settings.key_prefix)
         limits = RateLimits(store, keyspace, settings)
         app.state.services = Services(

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 
 from baas import logs
 from baas.cli import admin
@@ -21,24 +22,14 @@ a running `baas run` started, or a temporary one for the length of the command."
 
 
 def _settings_table(args: argparse.Namespace, settings: Settings) -> int:
-    current = {name.split(" ")[0]: value for name, value in _current(settings)}
-    for name, default, doc in describe():
-        key = name.split(" ")[0]
-        print(f"{name}\n    default: {default}\n    current: {current[key]}\n    {doc}")
-    return 0
-
-
-def _current(settings: Settings) -> list[tuple[str, str]]:
-    from dataclasses import fields
-
-    from baas.settings import env_name
-
-    out = []
-    for f in fields(settings):
+    for (name, default, doc), f in zip(describe(), fields(settings), strict=True):
         value = getattr(settings, f.name)
-        shown = "(set)" if f.name == "redis_url" and value else str(value)
-        out.append((env_name(f.name), shown))
-    return out
+        current = "(set)" if f.name == "redis_url" and value else value
+        print(
+            f"{name.replace('`', '')}\n    default: {default.strip('`')}\n"
+            f"    current: {current}\n    {doc}"
+        )
+    return 0
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -25,7 +25,7 @@ class Limiter(StrEnum):
     AUTH_FAILURE = "auth_failure"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Limited(Exception):
     limiter: Limiter
     wait_ms: int

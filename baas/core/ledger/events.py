@@ -72,6 +72,12 @@ def _require_aware(ts: datetime, name: str) -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
 
 
+def _require_exact(value: object, name: str) -> None:
+    # Floats are refused here so that inexact amounts cannot reach the accounting.
+    if not isinstance(value, Decimal | int) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a Decimal or an int (see to_decimal), not {value!r}")
+
+
 def _require_symbol(symbol: str) -> None:
     if not isinstance(symbol, str) or not symbol:
         raise ValueError("symbol must be a non-empty string")
@@ -103,6 +109,10 @@ class Order:
             raise ValueError(f"unknown order status {self.status!r}")
         if self.order_type not in ORDER_TYPES:
             raise ValueError(f"unknown order type {self.order_type!r}")
+        _require_exact(self.quantity, "quantity")
+        _require_exact(self.fees, "fees")
+        if self.price is not None:
+            _require_exact(self.price, "price")
         if not self.quantity > 0:
             raise ValueError("quantity must be positive")
         if self.price is not None and self.price < 0:
@@ -156,6 +166,7 @@ class CashEvent:
     def __post_init__(self) -> None:
         if self.event_type not in CASH_EVENT_TYPES:
             raise ValueError(f"unknown cash event type {self.event_type!r}")
+        _require_exact(self.amount, "amount")
         # The amount is signed; a deposit that takes cash out is a client error, not a convention.
         if self.event_type == "deposit" and not self.amount > 0:
             raise ValueError("a deposit amount must be positive")
@@ -199,6 +210,8 @@ class SnapshotPosition:
 
     def __post_init__(self) -> None:
         _require_symbol(self.symbol)
+        _require_exact(self.quantity, "quantity")
+        _require_exact(self.cost_basis, "cost_basis")
         if self.cost_basis < 0:
             raise ValueError("cost_basis must not be negative")
 

@@ -35,7 +35,9 @@ Benchmark statistics use only the dates on which both r and b exist (paired):
 A value that is undefined is None, never NaN or infinity: no returns at all (every
 metric), fewer than two returns (volatility, ratios, benchmark statistics), zero days
 or years (cagr), total wealth below zero (cagr), zero dispersion (sharpe_ratio,
-information_ratio, beta), no downside (sortino_ratio), no drawdown (calmar_ratio).
+information_ratio; beta and alpha when the benchmark is constant), no downside
+(sortino_ratio), no drawdown (calmar_ratio). Zero dispersion itself is reported as 0.0
+(volatility, tracking error).
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ import numpy as np
 PERIODS_PER_YEAR = 252
 DAYS_PER_YEAR = 365
 _SQRT_N = math.sqrt(PERIODS_PER_YEAR)
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def as_datetime64(days: list[date]) -> np.ndarray:
+    """``datetime64[D]`` array of dates (numpy's own conversion of date objects is slow)."""
+    ordinals = np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=len(days))
+    return (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
 
 
 def _value(x: float) -> float | None:
@@ -105,7 +116,7 @@ def sharpe(r: np.ndarray, rf_d: float = 0.0) -> float | None:
     excess = r - rf_d
     if _constant(excess):
         return None
-    return _value(excess.mean() / _std(excess) * _SQRT_N)
+    return _value(_mean(excess) / _std(excess) * _SQRT_N)
 
 
 def sortino(r: np.ndarray, rf_d: float = 0.0) -> float | None:
@@ -117,7 +128,7 @@ def sortino(r: np.ndarray, rf_d: float = 0.0) -> float | None:
     downside = math.sqrt(np.dot(down, down) / r.size)
     if downside == 0.0:
         return None
-    return _value(excess.mean() / downside * _SQRT_N)
+    return _value(_mean(excess) / downside * _SQRT_N)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,29 +180,54 @@ def calmar(cagr_value: float | None, max_dd: float | None) -> float | None:
     return _value(cagr_value / abs(max_dd))
 
 
+def _mean(x: np.ndarray) -> float:
+    # np.add.reduce skips ndarray.mean's Python-level overhead (it matters at ~2,500 points).
+    return float(np.add.reduce(x)) / x.size
+
+
 def _std(x: np.ndarray) -> float:
     # Two-pass sample standard deviation (ddof=1); np.std costs several times more.
-    centered = x - x.mean()
+    centered = x - _mean(x)
     return math.sqrt(float(np.dot(centered, centered)) / (x.size - 1))
 
 
-def _compound_groups(r: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    starts = np.flatnonzero(np.concatenate(([True], groups[1:] != groups[:-1])))
-    return starts, np.multiply.reduceat(1.0 + r, starts) - 1.0
+_MONTH_KEYS: dict[int, str] = {}
+
+
+def _month_key(month: int) -> str:
+    # Months since 1970-01 -> "YYYY-MM", memoised: formatting dominates otherwise.
+    key = _MONTH_KEYS.get(month)
+    if key is None:
+        key = _MONTH_KEYS[month] = f"{1970 + month // 12:04d}-{month % 12 + 1:02d}"
+    return key
+
+
+def _compound_periods(
+    dates: np.ndarray, growth: np.ndarray, unit: str
+) -> tuple[np.ndarray, np.ndarray]:
+    # Dates are sorted: each period's first index comes from searching its first day.
+    first = dates[0].astype(f"datetime64[{unit}]")
+    last = dates[-1].astype(f"datetime64[{unit}]")
+    bounds = np.arange(first, last + 1).astype("datetime64[D]")
+    starts = np.searchsorted(dates, bounds)
+    present = np.concatenate((starts[:-1] < starts[1:], [True]))
+    starts = starts[present]
+    periods = bounds[present].astype(f"datetime64[{unit}]").astype(np.int64)
+    return periods, np.multiply.reduceat(growth, starts) - 1.0
 
 
 def period_returns(dates: np.ndarray, r: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
     """Returns compounded within each calendar month ("YYYY-MM") and year ("YYYY")."""
     if r.size == 0:
         return {}, {}
-    months = dates.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
-    starts, monthly = _compound_groups(r, months)
-    month_keys = [f"{1970 + m // 12:04d}-{m % 12 + 1:02d}" for m in months[starts].tolist()]
-    years = months // 12
-    starts, yearly = _compound_groups(r, years)
-    year_keys = [f"{1970 + y:04d}" for y in years[starts].tolist()]
-    return dict(zip(month_keys, monthly.tolist(), strict=True)), dict(
-        zip(year_keys, yearly.tolist(), strict=True)
+    growth = 1.0 + r
+    months, monthly = _compound_periods(dates, growth, "M")
+    years, yearly = _compound_periods(dates, growth, "Y")
+    month_keys = [_month_key(m) for m in months.tolist()]
+    year_keys = [str(1970 + y) for y in years.tolist()]
+    return (
+        dict(zip(month_keys, monthly.tolist(), strict=True)),
+        dict(zip(year_keys, yearly.tolist(), strict=True)),
     )
 
 
@@ -208,11 +244,11 @@ def benchmark_stats(r: np.ndarray, b: np.ndarray, rf_d: float = 0.0) -> dict[str
     if r.size < 2:
         return stats
     if not _constant(b):
-        b_centered = b - b.mean()
-        beta = float(np.dot(r - r.mean(), b_centered) / np.dot(b_centered, b_centered))
+        b_centered = b - _mean(b)
+        beta = float(np.dot(r - _mean(r), b_centered) / np.dot(b_centered, b_centered))
         stats["beta"] = _value(beta)
         stats["alpha_annualized"] = _value(
-            ((r.mean() - rf_d) - beta * (b.mean() - rf_d)) * PERIODS_PER_YEAR
+            ((_mean(r) - rf_d) - beta * (_mean(b) - rf_d)) * PERIODS_PER_YEAR
         )
     active = r - b
     if _constant(active):
@@ -220,7 +256,7 @@ def benchmark_stats(r: np.ndarray, b: np.ndarray, rf_d: float = 0.0) -> dict[str
     else:
         te = _std(active)
         stats["tracking_error_annualized"] = _value(te * _SQRT_N)
-        stats["information_ratio"] = _value(active.mean() / te * _SQRT_N)
+        stats["information_ratio"] = _value(_mean(active) / te * _SQRT_N)
     return stats
 
 
@@ -230,9 +266,11 @@ def _paired(
     # Both date arrays are sorted and unique.
     if b_dates.size == 0 or dates.size == 0:
         return r[:0], b[:0]
-    pos = np.searchsorted(b_dates, dates)
-    np.minimum(pos, b_dates.size - 1, out=pos)
-    hit = b_dates[pos] == dates
+    keys = b_dates.view(np.int64)
+    wanted = dates.view(np.int64)
+    pos = np.searchsorted(keys, wanted)
+    np.minimum(pos, keys.size - 1, out=pos)
+    hit = keys[pos] == wanted
     return r[hit], b[pos[hit]]
 
 
@@ -247,9 +285,14 @@ def compute_metrics(
 ) -> dict[str, Any]:
     """Every metric of the /performance response except strategy_id, equities and the
     benchmark symbol. ``dates`` are sorted ``datetime64[D]``; ``benchmark`` is the
-    benchmark's (dates, returns), paired here on the dates both series have."""
+    benchmark's (dates, returns), paired here on the dates both series have. Without
+    ``inception`` / ``latest`` the first / last return date stands in."""
     r = np.asarray(r, dtype=np.float64)
     dates = np.asarray(dates, dtype="datetime64[D]")
+    if r.size and inception is None:
+        inception = dates[0].astype(date)
+    if r.size and latest is None:
+        latest = dates[-1].astype(date)
     days = (latest - inception).days if inception is not None and latest is not None else None
     years = days / DAYS_PER_YEAR if days is not None else None
     rf_d = daily_risk_free(risk_free_rate)

@@ -59,6 +59,7 @@ from baas.core.ledger.events import (
     to_decimal,
     utc_date,
 )
+from baas.core.ledger.metrics import as_datetime64
 
 Price = Decimal | float | int | str
 Closes = Mapping[str, Mapping[date, Price]]
@@ -109,9 +110,8 @@ class NavSeries:
     def returns(self) -> tuple[np.ndarray, np.ndarray]:
         """Dates (``datetime64[D]``) and float returns of the sessions whose return is defined."""
         defined = [p for p in self.points if p.daily_return is not None]
-        dates = np.array([p.date for p in defined], dtype="datetime64[D]")
         values = np.array([p.daily_return for p in defined], dtype=np.float64)
-        return dates, values
+        return as_datetime64([p.date for p in defined]), values
 
     def as_list(self) -> list[dict[str, Any]]:
         return [point.as_dict() for point in self.points]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from baas.core.ledger.metrics import compute_metrics
+from baas.core.ledger.metrics import as_datetime64, compute_metrics
 from baas.core.ledger.nav import NavSeries, Price
 
 
@@ -17,7 +17,7 @@ def benchmark_returns(closes: Mapping[date, Price]) -> tuple[np.ndarray, np.ndar
     ordered = sorted(closes.items())
     if len(ordered) < 2:
         return np.array([], dtype="datetime64[D]"), np.array([], dtype=np.float64)
-    dates = np.array([d for d, _ in ordered[1:]], dtype="datetime64[D]")
+    dates = as_datetime64([d for d, _ in ordered[1:]])
     values = np.array([float(c) for _, c in ordered], dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         returns = values[1:] / values[:-1] - 1.0

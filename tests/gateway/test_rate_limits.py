@@ -1,0 +1,205 @@
+"""The spec's three limits at their edges, sliding, and shared between gateway instances.
+
+Windows are shortened by settings (the limits keep their default counts) so that sliding can be
+seen within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.conftest import app_client, make_settings, new_tenant, signal_event
+
+TOO_MANY = "Too Many Requests: rate limit exceeded. Wait the number of seconds in Retry-After."
+
+
+def trading(tenant_id: str) -> str:
+    return f"/tenants/{tenant_id}/api/trading"
+
+
+def assert_limited(response, max_retry_after: int) -> int:
+    assert response.status_code == 429
+    assert response.json() == {"detail": TOO_MANY, "errors": []}
+    retry_after = int(response.headers["Retry-After"])
+    assert 1 <= retry_after <= max_retry_after
+    return retry_after
+
+
+async def test_per_ip_limit_120th_passes_121st_is_429(store_url, prefix):
+    settings = make_settings(store_url, prefix, ip_limit=120, ip_window_seconds=60)
+    async with app_client(settings) as c:
+        answers = await asyncio.gather(*(c.get("/schemas") for _ in range(120)))
+        assert [r.status_code for r in answers] == [200] * 120
+        assert_limited(await c.get("/schemas"), 60)
+    # Another IP is not affected.
+    async with app_client(settings, client_ip="10.9.8.7") as other:
+        assert (await other.get("/schemas")).status_code == 200
+
+
+async def test_per_ip_window_slides(store_url, prefix):
+    window = 2.0
+    settings = make_settings(store_url, prefix, ip_limit=4, ip_window_seconds=window)
+    async with app_client(settings) as c:
+        assert (await c.get("/schemas")).status_code == 200  # t=0
+        await asyncio.sleep(window / 2)
+        for _ in range(3):  # t≈1
+            assert (await c.get("/schemas")).status_code == 200
+        assert_limited(await c.get("/schemas"), 2)
+        # A fixed window would reset everything at t=2; a sliding one frees exactly the first slot.
+        await asyncio.sleep(window / 2 + 0.1)  # t≈2.1: the first request has left the window
+        assert (await c.get("/schemas")).status_code == 200
+        assert_limited(await c.get("/schemas"), 1)
+
+
+async def test_per_tenant_write_limit(store_url, prefix, store):
+    settings = make_settings(
+        store_url, prefix, tenant_write_limit=120, tenant_write_window_seconds=60
+    )
+    creds = await new_tenant(store, prefix)
+    headers = {"X-Api-Key": creds.api_key}
+    async with app_client(settings) as c:
+        answers = await asyncio.gather(
+            *(
+                c.post(
+                    trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
+                )
+                for _ in range(120)
+            )
+        )
+        assert [r.status_code for r in answers] == [202] * 120
+        assert_limited(
+            await c.post(
+                trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
+            ),
+            60,
+        )
+        # Reads are not writes.
+        assert (
+            await c.get(f"/tenants/{creds.tenant_id}/api/trading/schemas", headers=headers)
+        ).status_code == 200
+    # Another tenant, from the same IP, still writes.
+    other = await new_tenant(store, prefix, "other")
+    async with app_client(settings) as c:
+        r = await c.post(
+            trading(other.tenant_id),
+            json=signal_event(other.tenant_id),
+            headers={"X-Api-Key": other.api_key},
+        )
+        assert r.status_code == 202
+
+
+async def test_invalid_writes_count_against_the_tenant(store_url, prefix, store):
+    settings = make_settings(store_url, prefix, tenant_write_limit=3)
+    creds = await new_tenant(store, prefix)
+    headers = {"X-Api-Key": creds.api_key}
+    async with app_client(settings) as c:
+        for _ in range(3):
+            bad = await c.post(trading(creds.tenant_id), json={"id": "x"}, headers=headers)
+            assert bad.status_code == 400
+        assert_limited(
+            await c.post(
+                trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
+            ),
+            60,
+        )
+
+
+async def test_ten_auth_failures_block_even_a_valid_key(store_url, prefix, store):
+    window = 3.0
+    settings = make_settings(
+        store_url, prefix, auth_failure_limit=10, auth_failure_window_seconds=window
+    )
+    creds = await new_tenant(store, prefix)
+    url = f"/tenants/{creds.tenant_id}/api/trading/schemas"
+    async with app_client(settings) as c:
+        started = time.monotonic()
+        for _ in range(10):
+            assert (await c.get(url, headers={"X-Api-Key": "baas_wrong"})).status_code == 401
+        blocked = await c.get(url, headers={"X-Api-Key": creds.api_key})
+        retry_after = assert_limited(blocked, 3)
+        # Blocked for the rest of the window that began with the first failure, not longer.
+        await asyncio.sleep(max(0.0, window - (time.monotonic() - started)) + 0.2)
+        assert retry_after <= window
+        assert (await c.get(url, headers={"X-Api-Key": creds.api_key})).status_code == 200
+
+
+async def test_a_success_resets_the_failure_count(store_url, prefix, store):
+    settings = make_settings(
+        store_url, prefix, auth_failure_limit=10, auth_failure_window_seconds=60
+    )
+    creds = await new_tenant(store, prefix)
+    url = f"/tenants/{creds.tenant_id}/api/trading/schemas"
+    async with app_client(settings) as c:
+        for _ in range(9):
+            assert (await c.get(url, headers={"X-Api-Key": "baas_wrong"})).status_code == 401
+        assert (await c.get(url, headers={"X-Api-Key": creds.api_key})).status_code == 200
+        for _ in range(9):
+            assert (await c.get(url, headers={"X-Api-Key": "baas_wrong"})).status_code == 401
+        assert (await c.get(url, headers={"X-Api-Key": creds.api_key})).status_code == 200
+
+
+async def test_two_gateways_share_the_limits(store_url, prefix, store):
+    settings = make_settings(
+        store_url, prefix, ip_limit=10, tenant_write_limit=6, auth_failure_limit=4
+    )
+    creds = await new_tenant(store, prefix)
+    headers = {"X-Api-Key": creds.api_key}
+    async with app_client(settings) as a, app_client(settings) as b:
+        for i in range(6):
+            gateway = a if i % 2 else b
+            r = await gateway.post(
+                trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
+            )
+            assert r.status_code == 202
+        assert_limited(
+            await a.post(
+                trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
+            ),
+            60,
+        )
+        assert_limited(
+            await b.post(
+                trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
+            ),
+            60,
+        )
+        # 8 requests from this IP so far (the two 429s did not count): two more pass, across both.
+        assert (await a.get("/schemas")).status_code == 200
+        assert (await b.get("/schemas")).status_code == 200
+        assert_limited(await a.get("/schemas"), 60)
+        assert_limited(await b.get("/schemas"), 60)
+
+
+async def test_auth_failures_are_shared_between_gateways(store_url, prefix, store):
+    settings = make_settings(store_url, prefix, auth_failure_limit=4)
+    creds = await new_tenant(store, prefix)
+    url = f"/tenants/{creds.tenant_id}/api/trading/schemas"
+    async with app_client(settings) as a, app_client(settings) as b:
+        for i in range(4):
+            assert (
+                await (a if i % 2 else b).get(url, headers={"X-Api-Key": "nope"})
+            ).status_code == 401
+        assert_limited(await a.get(url, headers={"X-Api-Key": creds.api_key}), 60)
+        assert_limited(await b.get(url, headers={"X-Api-Key": creds.api_key}), 60)
+
+
+@pytest.mark.parametrize("forwarded", ["203.0.113.9", "198.51.100.1, 203.0.113.9"])
+async def test_forwarded_for_is_believed_only_from_trusted_proxies(store_url, prefix, forwarded):
+    settings = make_settings(store_url, prefix, ip_limit=1, trusted_proxies="127.0.0.1/32")
+    async with app_client(settings) as c:
+        assert (await c.get("/schemas", headers={"X-Forwarded-For": forwarded})).status_code == 200
+        assert_limited(await c.get("/schemas", headers={"X-Forwarded-For": forwarded}), 60)
+        # A different client behind the same proxy has its own budget.
+        assert (
+            await c.get("/schemas", headers={"X-Forwarded-For": "192.0.2.77"})
+        ).status_code == 200
+    untrusting = make_settings(store_url, prefix + "-u", ip_limit=1)
+    async with app_client(untrusting) as c:
+        assert (
+            await c.get("/schemas", headers={"X-Forwarded-For": "192.0.2.1"})
+        ).status_code == 200
+        # The header is ignored: both requests are the peer's.
+        assert_limited(await c.get("/schemas", headers={"X-Forwarded-For": "192.0.2.2"}), 60)

@@ -1,0 +1,126 @@
+"""The pure core of the intake: catalog names and references, envelope reading, client IPs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from baas.core.catalog import UnknownSchema, name_of, type_of
+from baas.core.envelope import parse_request
+from baas.core.intake import admit
+from baas.core.problems import FieldError, Problem
+from baas.schema_files import load_catalog
+from gateway.client_ip import client_ip, parse_networks
+
+CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "schemas")
+NOW = datetime(2026, 4, 27, 11, 20, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "command_type"),
+    [
+        ("submit-signal", "SubmitSignal"),
+        ("configure-indicator-alert", "ConfigureIndicatorAlert"),
+        ("remove-broker", "RemoveBroker"),
+    ],
+)
+def test_names_and_types_map_both_ways(name, command_type):
+    assert type_of(name) == command_type
+    assert name_of(command_type) == name
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "submit-signal/1.0",
+        "https://example.org/schemas/submit-signal/1.0",
+        "/schemas/submit-signal/1.0.json",
+    ],
+)
+def test_dataschema_references(reference):
+    assert CATALOG.resolve("SubmitSignal", reference).ref == "submit-signal/1.0"
+
+
+def test_latest_version_applies_without_dataschema():
+    assert CATALOG.resolve("SubmitSignal", None).ref == "submit-signal/1.0"
+
+
+@pytest.mark.parametrize(
+    ("command_type", "reference", "fragment"),
+    [
+        ("SubmitSignal", "submit-signal", "not of the form"),
+        ("SubmitSignal", "submit-signal/2.0", "unknown version"),
+        ("SubmitSignal", "remove-broker/1.0", "does not match"),
+        ("Teleport", None, "unknown command type"),
+    ],
+)
+def test_bad_references(command_type, reference, fragment):
+    with pytest.raises(UnknownSchema, match=fragment):
+        CATALOG.resolve(command_type, reference)
+
+
+def test_a_listing_is_sorted_by_version():
+    assert {"name": "submit-signal", "versions": ["1.0"]} in CATALOG.listing()
+
+
+def test_error_paths_name_array_items_and_missing_properties():
+    schema = CATALOG.get("configure-indicator-alert", "1.0")
+    errors = schema.errors({"SymbolMap": {"BTCUSD": 1}})
+    assert FieldError("data.AlertId", '"AlertId" is a required property') in errors
+    assert any(e.path == "data.SymbolMap.BTCUSD" for e in errors)
+
+
+def test_field_errors_nest_under_batch_positions():
+    assert FieldError("data.Quantity", "m").under("[2]").path == "[2].data.Quantity"
+    assert FieldError("", "m").under("[2]").path == "[2]"
+    assert FieldError("data", "m").under("").path == "data"
+
+
+def test_the_dialect_is_case_insensitive_for_known_names():
+    body = b'{"ID": "1", "Type": "RemoveBroker", "Source": "s", "DataSchema": "remove-broker/1.0", "data": {"BrokerId": "b"}}'
+    [submission] = parse_request("application/json", {}, body)
+    [command] = admit([submission], CATALOG, "t1", NOW)
+    assert command.event.get_id() == "1"
+    assert command.event.get_dataschema() == "remove-broker/1.0"
+    assert command.event.get_extension("tenantid") == "t1"
+    assert command.event.get_time() == NOW
+
+
+def test_time_without_zone_is_rejected():
+    body = b'{"id": "1", "type": "RemoveBroker", "source": "s", "time": "2026-04-27T11:20:00", "data": {"BrokerId": "b"}}'
+    with pytest.raises(Problem) as caught:
+        admit(parse_request("application/json", {}, body), CATALOG, "t1", NOW)
+    assert caught.value.status == 400
+    assert caught.value.errors[0].path == "time"
+
+
+def test_tenant_extension_must_match():
+    body = b'{"specversion": "1.0", "id": "1", "type": "RemoveBroker", "source": "s", "tenantid": "x", "data": {"BrokerId": "b"}}'
+    with pytest.raises(Problem) as caught:
+        admit(parse_request("application/cloudevents+json", {}, body), CATALOG, "t1", NOW)
+    assert caught.value.status == 403
+
+
+def test_data_base64_is_415():
+    body = b'{"specversion": "1.0", "id": "1", "type": "RemoveBroker", "source": "s", "data_base64": "AA=="}'
+    with pytest.raises(Problem) as caught:
+        parse_request("application/cloudevents+json", {}, body)
+    assert caught.value.status == 415
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "proxies", "expected"),
+    [
+        ("1.2.3.4", None, "", "1.2.3.4"),
+        ("1.2.3.4", "9.9.9.9", "", "1.2.3.4"),
+        ("10.0.0.1", "9.9.9.9", "10.0.0.0/8", "9.9.9.9"),
+        ("10.0.0.1", "8.8.8.8, 9.9.9.9, 10.0.0.2", "10.0.0.0/8", "9.9.9.9"),
+        ("10.0.0.1", "garbage", "10.0.0.0/8", "garbage"),
+        ("10.0.0.1", "10.0.0.3", "10.0.0.0/8", "10.0.0.3"),
+        ("1.2.3.4", "9.9.9.9", "10.0.0.0/8", "1.2.3.4"),
+    ],
+)
+def test_client_ip(peer, forwarded, proxies, expected):
+    assert client_ip(peer, forwarded, parse_networks(proxies)) == expected
