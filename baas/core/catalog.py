@@ -55,10 +55,14 @@ class CommandSchema:
 
     def errors(self, data: Any, prefix: str = "data") -> list[FieldError]:
         """Every way ``data`` breaks the schema, each with the JSON path of the offending value."""
-        if self.validator.is_valid(data):
-            return []
+        try:
+            if self.validator.is_valid(data):
+                return []
+            errors = list(self.validator.iter_errors(data))
+        except ValueError as exc:  # the validator's recursion limit, on absurdly nested data
+            return [FieldError(prefix, f"cannot be validated: {exc}")]
         found = []
-        for error in self.validator.iter_errors(data):
+        for error in errors:
             path = list(error.instance_path)
             missing = getattr(error.kind, "property", None)
             if missing is not None and error.schema_path and error.schema_path[-1] == "required":

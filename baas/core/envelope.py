@@ -29,7 +29,7 @@ SUPPORTED_MEDIA_TYPES = ("application/json", STRUCTURED, BATCH, "binary mode (ce
 
 MAX_ID_LENGTH = 256
 MAX_SOURCE_LENGTH = 1024
-_EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+_EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 _CORE_ATTRIBUTES = (
     "id",
     "source",
@@ -128,7 +128,7 @@ def _from_object(document: Any, *, structured: bool, position: str = "") -> Subm
         if name in ("data", "data_base64"):
             continue
         canonical = name if structured else _DIALECT_NAMES.get(name.lower(), name)
-        if canonical not in _CORE_ATTRIBUTES and not _EXTENSION_NAME.match(canonical):
+        if canonical not in _CORE_ATTRIBUTES and not _EXTENSION_NAME.fullmatch(canonical):
             hint = _DIALECT_NAMES.get(name.lower())
             message = (
                 "unknown attribute; CloudEvents attribute names are lowercase "
@@ -169,10 +169,18 @@ def _from_binary(mt: str, headers: Mapping[str, str], body: bytes) -> Submission
     for name, value in headers.items():
         if name.startswith("ce-") and len(name) > 3:
             attribute = name[3:]
-            if attribute not in _CORE_ATTRIBUTES and not _EXTENSION_NAME.match(attribute):
+            reserved = attribute in ("data", "data_base64")
+            if reserved or (
+                attribute not in _CORE_ATTRIBUTES and not _EXTENSION_NAME.fullmatch(attribute)
+            ):
                 raise bad_request(
                     "A ce-* header names an invalid attribute.",
-                    FieldError(name, "extension names are 1-20 lowercase letters or digits"),
+                    FieldError(
+                        name,
+                        "the body is the data"
+                        if reserved
+                        else "extension names are 1-20 lowercase letters or digits",
+                    ),
                 )
             attributes[attribute] = unquote(value)
             spelling[attribute] = name

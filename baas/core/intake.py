@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cloudevents.core.exceptions import CloudEventValidationError
 from cloudevents.core.v1.event import CloudEvent
 
 from baas.core.catalog import SchemaCatalog, UnknownSchema
@@ -36,12 +37,12 @@ class Command:
 
 
 def parse_time(value: str) -> datetime | None:
-    """An RFC 3339 timestamp with a zone, or None."""
+    """An RFC 3339 timestamp with a zone, in UTC; None if it is not one (or not representable)."""
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo is not None else None
 
 
 def admit(
@@ -97,11 +98,17 @@ def _canonical(s: Submission, schema_ref: str, time: datetime, tenant_id: str) -
         if name not in ("time", "dataschema", "datacontenttype")
     }
     attributes["specversion"] = "1.0"
-    attributes["time"] = time.astimezone(UTC)
+    attributes["time"] = time
     attributes["dataschema"] = schema_ref
     attributes["datacontenttype"] = "application/json"
     attributes[TENANT_EXTENSION] = tenant_id
     data = s.data
     correlation = data.get("CorrelationId") if isinstance(data, dict) else None
     reply_id = correlation if isinstance(correlation, str) and correlation else attributes["id"]
-    return Command(CloudEvent(attributes, data), reply_id)
+    try:
+        event = CloudEvent(attributes, data)
+    except CloudEventValidationError as exc:  # our checks should have caught it: still the client's
+        raise Problem(
+            400, "The CloudEvent envelope is malformed.", [FieldError(s.position, str(exc))]
+        ) from None
+    return Command(event, reply_id)
