@@ -19,6 +19,7 @@ from baas.schema_files import load_catalog
 from baas.settings import Settings
 from baas.store.connection import load_functions, open_store, store_url
 from baas.store.eventlog import EventLog
+from baas.store.multiplexed import MultiplexedConnection
 from baas.store.ratelimits import RateLimits
 from baas.store.tenants import TenantRegistry
 from gateway import openapi
@@ -59,21 +60,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = open_store(store_url(settings), settings)
+        url = store_url(settings)
+        store = open_store(url, settings)
+        pipelined = MultiplexedConnection(url, settings.store_timeout_seconds)
         try:
             await load_functions(store)
         except (RedisError, OSError) as exc:
             # Serve anyway: requests get 503 (and /readyz says so) until the store answers.
             log.warning("store not reachable at start", extra={"error": type(exc).__name__})
         keyspace = Keyspace(settings.key_prefix)
-        limits = RateLimits(store, keyspace, settings)
+        limits = RateLimits(pipelined, keyspace, settings)
         app.state.services = Services(
             settings=settings,
             store=store,
+            pipelined=pipelined,
             keyspace=keyspace,
             tenants=TenantRegistry(store, keyspace),
             limits=limits,
-            log=EventLog(store, keyspace, limits, settings.idempotency_retention_seconds),
+            log=EventLog(pipelined, keyspace, limits, settings.idempotency_retention_seconds),
             catalog=catalog,
             metrics=metrics,
             trusted_proxies=proxies,
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await pipelined.close()
             await store.aclose()
 
     return Starlette(

@@ -49,11 +49,13 @@ async def _gate(request: Request, tenant_id: str | None) -> KeyOwner | None:
     ip = request_ip(request)
     key = request.headers.get(API_KEY_HEADER) if tenant_id is not None else None
     key_digest = apikeys.digest(key) if key else ""
-    async with svc.store.pipeline(transaction=False) as pipe:
-        svc.limits.queue_ip_gate(pipe, ip)
-        if key_digest:
-            pipe.hget(svc.keyspace.api_key_index, key_digest)
-        replies = await pipe.execute()
+    commands = [svc.limits.ip_gate_command(ip)]
+    if key_digest:
+        commands.append(("HGET", svc.keyspace.api_key_index, key_digest))
+    replies = await svc.pipelined.pipeline(*commands)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
     failures = svc.limits.ip_gate_result(replies[0])
     if tenant_id is None:
         return None

@@ -19,5 +19,7 @@ def serve(settings: Settings) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        # Client IPs are ours to decide (BAAS_TRUSTED_PROXIES): uvicorn must not rewrite them.
+        proxy_headers=False,
     )
     uvicorn.Server(config).run()

@@ -11,6 +11,7 @@ from baas.core.catalog import SchemaCatalog
 from baas.core.keyspace import Keyspace
 from baas.settings import Settings
 from baas.store.eventlog import EventLog
+from baas.store.multiplexed import MultiplexedConnection
 from baas.store.ratelimits import RateLimits
 from baas.store.tenants import TenantRegistry
 from gateway.client_ip import Network
@@ -21,6 +22,7 @@ from gateway.metrics import GatewayMetrics
 class Services:
     settings: Settings
     store: aioredis.Redis
+    pipelined: MultiplexedConnection
     keyspace: Keyspace
     tenants: TenantRegistry
     limits: RateLimits

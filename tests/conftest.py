@@ -6,6 +6,7 @@ shared server (the machines' Redis at 127.0.0.1:6379) is never flushed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import uvloop
 
 from baas.core.keyspace import Keyspace
 from baas.settings import Settings, env_name
@@ -39,6 +41,12 @@ UNLIMITED = {
 
 def external_store_url() -> str:
     return os.environ.get(env_name("redis_url")) or os.environ.get("REDIS_URL", "")
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+    """The tests run on uvloop, as the gateway does."""
+    return uvloop.EventLoopPolicy()
 
 
 @pytest.fixture(scope="session")

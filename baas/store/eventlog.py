@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-import redis.asyncio as aioredis
 
 from baas.core.events import to_json
 from baas.core.intake import Command
 from baas.core.keyspace import Keyspace
+from baas.store.multiplexed import MultiplexedConnection
 from baas.store.ratelimits import Limited, Limiter, RateLimits
 
 
@@ -31,7 +31,11 @@ class Appended:
 
 class EventLog:
     def __init__(
-        self, store: aioredis.Redis, keyspace: Keyspace, limits: RateLimits, retention_seconds: int
+        self,
+        store: MultiplexedConnection,
+        keyspace: Keyspace,
+        limits: RateLimits,
+        retention_seconds: int,
     ) -> None:
         self.store = store
         self.keys = keyspace
@@ -64,7 +68,7 @@ class EventLog:
         for command in commands:
             args.append(to_json(command.event))
             args.append(orjson.dumps({"id": command.reply_id}))
-        reply = await self.store.fcall("baas_ingest", len(keys), *keys, *args)
+        reply = await self.store.call("FCALL", "baas_ingest", len(keys), *keys, *args)
         status = reply[0]
         if status == b"revoked":
             raise KeyRevoked(key_id)

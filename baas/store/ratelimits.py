@@ -8,15 +8,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-import redis.asyncio as aioredis
-
 from baas.core.keyspace import Keyspace
 from baas.settings import Settings
+from baas.store.multiplexed import Arg, MultiplexedConnection
 
 
 class Limiter(StrEnum):
@@ -36,8 +36,13 @@ class Limited(Exception):
         return max(1, math.ceil(self.wait_ms / 1000))
 
 
+_MEMBER_PREFIX = secrets.token_hex(6)
+_members = itertools.count()
+
+
 def unique_member() -> str:
-    return secrets.token_hex(8)
+    """Unique across processes and calls, without a system call for randomness each time."""
+    return f"{_MEMBER_PREFIX}{next(_members)}"
 
 
 def _ms(seconds: float) -> int:
@@ -45,14 +50,17 @@ def _ms(seconds: float) -> int:
 
 
 class RateLimits:
-    def __init__(self, store: aioredis.Redis, keyspace: Keyspace, settings: Settings) -> None:
+    def __init__(
+        self, store: MultiplexedConnection, keyspace: Keyspace, settings: Settings
+    ) -> None:
         self.store = store
         self.keys = keyspace
         self.s = settings
 
-    def queue_ip_gate(self, pipe: aioredis.client.Pipeline, ip: str) -> None:
-        """Queue the per-IP check on a pipeline; read its reply with ``ip_gate_result``."""
-        pipe.fcall(
+    def ip_gate_command(self, ip: str) -> tuple[Arg, ...]:
+        """The per-IP check, to send in a pipeline; read its reply with ``ip_gate_result``."""
+        return (
+            "FCALL",
             "baas_ip_gate",
             2,
             self.keys.ip_request_window(ip),
@@ -75,7 +83,8 @@ class RateLimits:
         return value
 
     async def record_auth_failure(self, ip: str) -> None:
-        await self.store.fcall(
+        await self.store.call(
+            "FCALL",
             "baas_auth_failure",
             1,
             self.keys.ip_auth_failures(ip),
@@ -84,11 +93,12 @@ class RateLimits:
         )
 
     async def clear_auth_failures(self, ip: str) -> None:
-        await self.store.delete(self.keys.ip_auth_failures(ip))
+        await self.store.call("DEL", self.keys.ip_auth_failures(ip))
 
     async def count_tenant_write(self, tenant_id: str) -> None:
         """Count a write that will not reach the log (it failed validation); raise if over."""
-        wait = await self.store.fcall(
+        wait = await self.store.call(
+            "FCALL",
             "baas_tenant_write",
             1,
             self.keys.tenant_write_window(tenant_id),

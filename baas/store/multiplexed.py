@@ -1,0 +1,170 @@
+"""One pipelined connection for the gateway's hot path.
+
+redis-py checks a pooled connection for stray data before every command and writes each command
+with its own system call; on a busy gateway that costs more than the command itself. Here every
+request shares one connection: commands issued in the same event-loop turn leave in one write,
+replies are matched to callers in order (Redis answers in order), and many replies are parsed from
+one read. Everything else keeps using redis-py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import hiredis
+from redis.exceptions import ConnectionError as StoreConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as StoreTimeoutError
+
+Arg = bytes | str | int | float
+
+
+def encode_command(args: tuple[Arg, ...]) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, str):
+            arg = arg.encode()
+        elif not isinstance(arg, bytes):
+            arg = repr(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(parts)
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(StoreTimeoutError("the store did not answer in time"))
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, owner: MultiplexedConnection) -> None:
+        self.owner = owner
+        self.transport: asyncio.WriteTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio's classes
+
+    def data_received(self, data: bytes) -> None:
+        self.owner._received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner._lost(exc)
+
+
+class MultiplexedConnection:
+    def __init__(self, url: str, timeout: float) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("redis", "unix"):
+            raise ValueError("the pipelined connection supports redis:// and unix:// URLs")
+        self._url = parsed
+        self._timeout = timeout
+        self._protocol: _Protocol | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._reader = hiredis.Reader(replyError=ResponseError)
+        self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._outbox: list[bytes] = []
+        self._flush_scheduled = False
+
+    async def call(self, *args: Arg) -> Any:
+        """Send one command; its reply, or raise ResponseError / a store connection error."""
+        futures = await self._send([encode_command(args)])
+        return await self._wait(futures[0])
+
+    async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
+        """Several commands in one write; their replies in order (errors returned, not raised)."""
+        futures = await self._send([encode_command(c) for c in commands])
+        results = []
+        for future in futures:
+            try:
+                results.append(await self._wait(future))
+            except ResponseError as exc:
+                results.append(exc)
+        return results
+
+    async def close(self) -> None:
+        if self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.close()
+        self._protocol = None
+
+    async def _wait(self, future: asyncio.Future[Any]) -> Any:
+        # A timer instead of asyncio.wait_for: far cheaper on this path. On expiry the future
+        # stays queued (failed) so that the late reply, if it comes, keeps the order.
+        timer = asyncio.get_running_loop().call_later(self._timeout, _expire, future)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    async def _send(self, packed: list[bytes]) -> list[asyncio.Future[Any]]:
+        if self._protocol is None:
+            await self._connect()
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in packed]
+        self._pending.extend(futures)
+        self._outbox.extend(packed)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return futures
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._protocol is None or self._protocol.transport is None:
+            return
+        self._protocol.transport.write(b"".join(self._outbox))
+        self._outbox.clear()
+
+    def _received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        while (reply := self._reader.gets()) is not False:
+            future = self._pending.popleft()
+            if future.done():
+                continue
+            if isinstance(reply, ResponseError):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+    def _lost(self, exc: Exception | None) -> None:
+        self._protocol = None
+        self._reader = hiredis.Reader(replyError=ResponseError)
+        self._outbox.clear()
+        error = StoreConnectionError(f"connection to the store lost: {exc or 'closed'}")
+        while self._pending:
+            future = self._pending.popleft()
+            if not future.done():
+                future.set_exception(error)
+
+    async def _connect(self) -> None:
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._protocol is not None:
+                return
+            loop = asyncio.get_running_loop()
+            url = self._url
+            try:
+                if url.scheme == "unix":
+                    connecting = loop.create_unix_connection(lambda: _Protocol(self), url.path)
+                else:
+                    connecting = loop.create_connection(
+                        lambda: _Protocol(self), url.hostname or "127.0.0.1", url.port or 6379
+                    )
+                _, protocol = await asyncio.wait_for(connecting, self._timeout)
+            except (OSError, TimeoutError) as exc:
+                raise StoreConnectionError(f"cannot reach the store: {exc}") from None
+            self._protocol = protocol
+            handshake: list[tuple[Arg, ...]] = []
+            if url.password:
+                user = unquote(url.username) if url.username else None
+                password = unquote(url.password)
+                handshake.append(("AUTH", user, password) if user else ("AUTH", password))
+            database = url.path.lstrip("/") if url.scheme == "redis" else ""
+            if database and database != "0":
+                handshake.append(("SELECT", database))
+            for reply in await self.pipeline(*handshake):
+                if isinstance(reply, ResponseError):
+                    await self.close()
+                    raise StoreConnectionError(f"the store refused the connection: {reply}")

@@ -1,0 +1,1 @@
+"""Tests for the Interactive Brokers integration and its fake gateway."""
