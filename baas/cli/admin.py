@@ -64,7 +64,11 @@ async def keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 async def keys_list(args: argparse.Namespace, settings: Settings) -> int:
     async with store_session(settings) as store:
-        keys = await TenantRegistry(store, Keyspace(settings.key_prefix)).list_keys(args.tenant)
+        registry = TenantRegistry(store, Keyspace(settings.key_prefix))
+        if await registry.get_tenant(args.tenant) is None:
+            print(f"error: no tenant {args.tenant}", file=sys.stderr)
+            return 1
+        keys = await registry.list_keys(args.tenant)
     if args.json:
         _print_json([asdict(k) for k in keys])
     else:

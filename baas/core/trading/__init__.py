@@ -1,0 +1,1 @@
+"""Trading domain: signals, alerts, brokers and the paper sandbox (pure, no I/O)."""

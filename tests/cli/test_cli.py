@@ -1,0 +1,478 @@
+"""The ``baas`` console script, run as a user runs it: a subprocess with an environment.
+
+Against the test store (BAAS_REDIS_URL + a fresh BAAS_KEY_PREFIX), against a temporary embedded
+store under BAAS_DATA_DIR, and ``baas run`` end to end (marked live).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import redis
+
+from baas.core.keyspace import Keyspace
+from baas.settings import Settings, env_name
+from tests.conftest import free_port, live_gateway, signal_event
+from tests.support.spec import fill_trade_example
+
+COMMAND_TIMEOUT = 60
+BANNER_TIMEOUT = 60
+STOP_TIMEOUT = 20
+_SCRIPT = Path(sys.executable).with_name("baas")
+BAAS = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "baas.cli.main"]
+LOOPBACK = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any store or service setting, plus ``settings``."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("BAAS_") and name not in ("REDIS_URL", "PORT")
+    }
+    return {**env, **LOOPBACK, **settings}
+
+
+def baas(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BAAS, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+def store_env(store_url: str, prefix: str, tmp_path: Path) -> dict[str, str]:
+    return clean_env(
+        BAAS_REDIS_URL=store_url, BAAS_KEY_PREFIX=prefix, BAAS_DATA_DIR=str(tmp_path / "var")
+    )
+
+
+def trading(base: str, tenant_id: str) -> str:
+    return f"{base}/tenants/{tenant_id}/api/trading"
+
+
+def submit(base: str, tenant_id: str, api_key: str) -> httpx.Response:
+    return httpx.post(
+        trading(base, tenant_id),
+        json=signal_event(tenant_id),
+        headers={"X-Api-Key": api_key},
+        timeout=10,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Help
+
+
+HELP = {
+    (): ["run", "gateway", "worker", "settings", "tenants", "keys", "BAAS_"],
+    ("run",): ["gateway", "worker", "tenant", "API key"],
+    ("gateway",): ["HTTP", "BAAS_PORT"],
+    ("worker",): ["worker"],
+    ("settings",): ["environment variable", "default"],
+    ("tenants",): ["create", "list"],
+    ("tenants", "create"): ["--name", "--json", "API key"],
+    ("tenants", "list"): ["--json"],
+    ("keys",): ["create", "list", "revoke"],
+    ("keys", "create"): ["--tenant", "--json", "once"],
+    ("keys", "list"): ["--tenant", "never"],
+    ("keys", "revoke"): ["--tenant", "KEY_ID", "401"],
+}
+
+
+def description(help_text: str) -> str:
+    """The prose of a help text: its paragraphs other than usage and option lists."""
+    paragraphs = [p.strip() for p in help_text.split("\n\n") if p.strip()]
+    prose = [
+        p
+        for p in paragraphs
+        if not p.startswith(("usage:", "options:", "positional arguments:"))
+        and not p.lstrip().startswith("-")
+    ]
+    return "\n".join(prose)
+
+
+@pytest.mark.parametrize("command", list(HELP), ids=lambda c: " ".join(c) or "baas")
+def test_help_explains_every_command(command, tmp_path):
+    out = ok(baas(*command, "--help", env=clean_env(), cwd=tmp_path))
+    assert out.startswith(f"usage: {' '.join(['baas', *command])}")
+    assert len(description(out).split()) >= 2, out
+    for word in HELP[command]:
+        assert word.lower() in out.lower(), f"{word!r} not in the help of {command}:\n{out}"
+
+
+def test_settings_lists_every_baas_variable(store_env, store_url, tmp_path):
+    out = ok(baas("settings", env=store_env, cwd=tmp_path))
+    for field in dataclasses.fields(Settings):
+        assert env_name(field.name) in out
+    assert "REDIS_URL" in out and "PORT" in out  # the two aliases
+    assert store_env["BAAS_KEY_PREFIX"] in out  # current values are shown…
+    if "@" in store_url:
+        assert store_url not in out  # …but never the store's password
+
+
+# ----------------------------------------------------------------------------------------------
+# Tenants and keys against the test store
+
+
+def test_tenants_and_keys_lifecycle(store_env, settings, tmp_path):
+    name = f"cli-{secrets.token_hex(3)}"
+    created = orjson.loads(
+        ok(baas("tenants", "create", "--name", name, "--json", env=store_env, cwd=tmp_path))
+    )
+    assert set(created) == {"tenant_id", "api_key"}
+    tenant_id, first_key = created["tenant_id"], created["api_key"]
+    assert first_key.startswith("baas_")
+
+    listed = orjson.loads(ok(baas("tenants", "list", "--json", env=store_env, cwd=tmp_path)))
+    assert [t["name"] for t in listed if t["tenant_id"] == tenant_id] == [name]
+    text = ok(baas("tenants", "list", env=store_env, cwd=tmp_path))
+    assert tenant_id in text and name in text
+
+    issued = orjson.loads(
+        ok(baas("keys", "create", "--tenant", tenant_id, "--json", env=store_env, cwd=tmp_path))
+    )
+    assert set(issued) == {"key_id", "api_key"}
+    key_id, second_key = issued["key_id"], issued["api_key"]
+    assert second_key != first_key
+
+    keys_json = ok(
+        baas("keys", "list", "--tenant", tenant_id, "--json", env=store_env, cwd=tmp_path)
+    )
+    keys_text = ok(baas("keys", "list", "--tenant", tenant_id, env=store_env, cwd=tmp_path))
+    key_ids = [k["key_id"] for k in orjson.loads(keys_json)]
+    assert len(key_ids) == 2 and key_id in key_ids
+    for key in key_ids:
+        assert key in keys_text
+    for plaintext in (first_key, second_key):
+        assert plaintext not in keys_text
+        assert plaintext not in keys_json
+
+    with live_gateway(settings) as base:
+        assert submit(base, tenant_id, second_key).status_code == 202
+        assert submit(base, tenant_id, first_key).status_code == 202
+
+        ok(baas("keys", "revoke", "--tenant", tenant_id, key_id, env=store_env, cwd=tmp_path))
+        refused = submit(base, tenant_id, second_key)
+        assert refused.status_code == 401
+        assert refused.json()["detail"]
+        assert submit(base, tenant_id, first_key).status_code == 202  # the other key still works
+
+        again = baas("keys", "revoke", "--tenant", tenant_id, key_id, env=store_env, cwd=tmp_path)
+        ok(again)
+        assert submit(base, tenant_id, second_key).status_code == 401
+
+    keys_text = ok(baas("keys", "list", "--tenant", tenant_id, env=store_env, cwd=tmp_path))
+    [line] = [line for line in keys_text.splitlines() if key_id in line]
+    assert "revoked" in line
+    assert second_key not in keys_text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("keys", "create", "--tenant", "no-such-tenant"),
+        ("keys", "revoke", "--tenant", "no-such-tenant", "key_0000000000000000"),
+        ("keys", "revoke", "--tenant", "{tenant}", "key_0000000000000000"),
+    ],
+    ids=["create-unknown-tenant", "revoke-unknown-tenant", "revoke-unknown-key"],
+)
+def test_unknown_tenant_or_key_is_an_error(args, store_env, tmp_path):
+    created = orjson.loads(
+        ok(baas("tenants", "create", "--name", "x", "--json", env=store_env, cwd=tmp_path))
+    )
+    args = tuple(a.format(tenant=created["tenant_id"]) for a in args)
+    done = baas(*args, env=store_env, cwd=tmp_path)
+    assert done.returncode != 0
+    assert done.stderr.strip()
+    assert "Traceback" not in done.stderr
+
+
+def test_listing_the_keys_of_an_unknown_tenant_is_an_error(store_env, tmp_path):
+    done = baas("keys", "list", "--tenant", "no-such-tenant", env=store_env, cwd=tmp_path)
+    assert done.returncode != 0
+    assert done.stderr.strip()
+
+
+# ----------------------------------------------------------------------------------------------
+# The embedded store: a temporary one for the length of a command, the data kept in its AOF
+
+
+def test_commands_without_a_store_url_use_a_temporary_embedded_store(tmp_path):
+    data_dir = tmp_path / "data"
+    env = clean_env(BAAS_DATA_DIR=str(data_dir))
+    created = orjson.loads(
+        ok(baas("tenants", "create", "--name", "x", "--json", env=env, cwd=tmp_path))
+    )
+    assert set(created) == {"tenant_id", "api_key"}
+    assert (data_dir / "appendonlydir").is_dir()
+    assert not (data_dir / "store.url").exists()  # stopped again
+    assert ours(data_dir.resolve()) == {}
+
+    listed = orjson.loads(ok(baas("tenants", "list", "--json", env=env, cwd=tmp_path)))
+    assert [t["tenant_id"] for t in listed] == [created["tenant_id"]]
+    assert ours(data_dir.resolve()) == {}
+
+
+# ----------------------------------------------------------------------------------------------
+# `baas run`
+
+
+def process_table() -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, state) of every process."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            table[int(entry.name)] = (int(fields[1]), fields[0])
+    return table
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def descendants(root: int) -> dict[int, str]:
+    table = process_table()
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, state) in table.items():
+            if ppid == parent and pid not in found and state != "Z":
+                found[pid] = cmdline(pid)
+                frontier.append(pid)
+    return found
+
+
+def ours(*markers: Path | str) -> dict[int, str]:
+    """Live processes whose command line or environment mentions one of ``markers``."""
+    needles = [str(m).encode() for m in markers]
+    found = {}
+    for pid, (_, state) in process_table().items():
+        if pid == os.getpid() or state == "Z":
+            continue
+        with contextlib.suppress(OSError):
+            proc = Path("/proc") / str(pid)
+            text = (proc / "cmdline").read_bytes() + b"\0" + (proc / "environ").read_bytes()
+            if any(needle in text for needle in needles):
+                found[pid] = cmdline(pid)
+    return found
+
+
+class BaasRun:
+    """``baas run`` in the background, its stdout read as it comes."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
+        self._stderr = log.open("ab")
+        self.process = subprocess.Popen(
+            [*BAAS, "run"],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.children: dict[int, str] = {}
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            with self._changed:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._changed:
+            return "\n".join(self.lines)
+
+    def wait_for(self, ready: Callable[[str], bool], timeout: float = BANNER_TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                text = "\n".join(self.lines)
+                if ready(text):
+                    self.children = descendants(self.process.pid)
+                    return text
+                if self.process.poll() is not None and not self._reader.is_alive():
+                    raise AssertionError(f"baas run exited {self.process.returncode}:\n{text}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no banner within {timeout} s:\n{text}")
+                self._changed.wait(min(left, 0.5))
+
+    def interrupt(self) -> int:
+        """Ctrl-C; the exit status (within STOP_TIMEOUT)."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(STOP_TIMEOUT)
+
+    def close(self) -> None:
+        """Whatever happened: nothing of this run is left running."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for pid, command in self.children.items():
+            if cmdline(pid) == command:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self._reader.join(5)
+        self._stderr.close()
+
+
+@contextlib.contextmanager
+def baas_run(env: dict[str, str], cwd: Path) -> Iterator[BaasRun]:
+    run = BaasRun(env, cwd, cwd / "baas-run.stderr")
+    try:
+        yield run
+    finally:
+        run.close()
+
+
+def banner_value(banner: str, label: str) -> str:
+    match = re.search(rf"^\s*{re.escape(label)}:\s+(\S+)", banner, re.MULTILINE)
+    assert match, f"no {label!r} in the banner:\n{banner}"
+    return match.group(1)
+
+
+def gone(pids: dict[int, str], timeout: float = 5.0) -> dict[int, str]:
+    """Those of ``pids`` (with the same command line) still alive after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        table = process_table()
+        alive = {
+            pid: command
+            for pid, command in pids.items()
+            if pid in table and table[pid][1] != "Z" and cmdline(pid) == command
+        }
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def roles(children: dict[int, str]) -> set[str]:
+    found = set()
+    for command in children.values():
+        if "valkey" in command:
+            found.add("valkey")
+        for role in ("gateway", "worker"):
+            if re.search(rf"baas\.cli\.main {role}\b", command):
+                found.add(role)
+    return found
+
+
+@pytest.mark.live
+def test_baas_run_end_to_end_with_the_embedded_store(tmp_path):
+    data_dir = (tmp_path / "data").resolve()
+    port = free_port()
+    env = clean_env(BAAS_DATA_DIR=str(data_dir), BAAS_PORT=str(port))
+    base = f"http://127.0.0.1:{port}"
+
+    with baas_run(env, tmp_path) as run:
+        banner = run.wait_for(lambda out: "Tenant ID:" in out and "API key:" in out)
+        tenant_id = banner_value(banner, "Tenant ID")
+        api_key = banner_value(banner, "API key")
+        assert roles(run.children) == {"valkey", "gateway", "worker"}, run.children
+        event = fill_trade_example(tenant_id, "alert-run-1", "paper", secrets.token_hex(8))
+        event["id"] = f"run-{secrets.token_hex(8)}"
+        r = httpx.post(
+            trading(base, tenant_id), json=event, headers={"X-Api-Key": api_key}, timeout=10
+        )
+        assert r.status_code == 202, r.text
+        assert r.json() == {"id": "alert-run-1"}
+        assert run.interrupt() == 0, run.output
+        assert gone(run.children) == {}
+        assert ours(data_dir, f"BAAS_PORT={port}") == {}
+
+    port = free_port()
+    env["BAAS_PORT"] = str(port)
+    with baas_run(env, tmp_path) as run:
+        banner = run.wait_for(lambda out: "Tenants:" in out and "Gateway:" in out)
+        # No new key is printed: no "API key: baas_…" line, no key-shaped token at all.
+        assert not re.search(r"^\s*API key:", banner, re.MULTILINE), banner
+        assert not re.search(r"baas_[A-Za-z0-9_-]{43}", banner), banner
+        assert tenant_id in banner_value(banner, "Tenants")
+        url = (data_dir / "store.url").read_text().strip()
+        client = redis.Redis.from_url(url, socket_timeout=5)
+        with contextlib.closing(client):
+            entries = client.xrange(Keyspace("baas").tenant_log(tenant_id))
+        # The worker records outcomes in the same log: the commands are the client's events.
+        logged = [orjson.loads(fields[b"event"]) for _, fields in entries]
+        logged = [e for e in logged if e["source"] != "worker"]
+        assert [e["id"] for e in logged] == [event["id"]]
+        assert logged[0]["data"] == event["data"]
+        # The first key still works after the restart.
+        assert submit(f"http://127.0.0.1:{port}", tenant_id, api_key).status_code == 202
+        assert run.interrupt() == 0, run.output
+        assert gone(run.children) == {}
+        assert ours(data_dir, f"BAAS_PORT={port}") == {}
+
+
+@pytest.mark.live
+def test_baas_run_on_an_external_store_starts_no_valkey(store_url, prefix, tmp_path):
+    data_dir = (tmp_path / "data").resolve()
+    port = free_port()
+    env = clean_env(
+        BAAS_REDIS_URL=store_url,
+        BAAS_KEY_PREFIX=prefix,
+        BAAS_DATA_DIR=str(data_dir),
+        BAAS_PORT=str(port),
+    )
+    with baas_run(env, tmp_path) as run:
+        banner = run.wait_for(lambda out: "Tenant ID:" in out and "API key:" in out)
+        tenant_id = banner_value(banner, "Tenant ID")
+        api_key = banner_value(banner, "API key")
+        assert roles(run.children) == {"gateway", "worker"}, run.children
+        assert "Embedded Valkey" not in run.output
+        assert submit(f"http://127.0.0.1:{port}", tenant_id, api_key).status_code == 202
+        assert not (data_dir / "store.url").exists()
+        assert not (data_dir / "appendonlydir").exists()
+        client = redis.Redis.from_url(store_url, socket_timeout=5)
+        with contextlib.closing(client):
+            entries = client.xrange(Keyspace(prefix).tenant_log(tenant_id))
+            commands = [e for _, f in entries if (e := orjson.loads(f[b"event"]))["source"] != "worker"]
+            assert len(commands) == 1
+        assert run.interrupt() == 0, run.output
+        assert gone(run.children) == {}
+    assert not (data_dir / "store.url").exists()
+    assert not (data_dir / "appendonlydir").exists()
