@@ -70,6 +70,18 @@ class Settings:
         7 * 24 * 3600, "How long a (tenant, source, id) is remembered for replays."
     )
     schemas_dir: Path = _setting(_REPO_ROOT / "schemas", "Folder of the command JSON Schemas.")
+    # Workers
+    worker_block_ms: int = _setting(1000, "How long a worker's XREADGROUP waits for new entries.")
+    worker_batch: int = _setting(100, "Most log entries a worker reads at once.")
+    worker_claim_idle_seconds: float = _setting(
+        5.0, "Idle time after which a dead worker's pending entries are claimed (XAUTOCLAIM)."
+    )
+    worker_discovery_seconds: float = _setting(
+        2.0, "How often a worker looks for new tenants' logs."
+    )
+    paper_limit_order_ttl_seconds: int = _setting(
+        86400, "Time in force of paper limit orders: unfilled after this, they are cancelled."
+    )
     # Processes
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     worker_index: int = _setting(0, "Index of this worker process (several share the load).")

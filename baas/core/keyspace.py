@@ -43,6 +43,22 @@ class Keyspace:
         """Sorted set: the tenant's recent writes (sliding-window limiter)."""
         return f"{self.prefix}:{{t:{tenant_id}}}:rl:writes"
 
+    def readmodel(self, tenant_id: str, name: str) -> str:
+        """Hash: a read model of the tenant's trading (alerts, brokers, paper, signals)."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:rm:{name}"
+
+    def signal_index(self, tenant_id: str) -> str:
+        """Sorted set: signal ids by the time they were recorded (ms), for listing."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:rm:signals-by-time"
+
+    def handled(self, tenant_id: str) -> str:
+        """Hash: commands whose outcomes are recorded (stream entry id → 1)."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:handled"
+
+    def version(self, tenant_id: str) -> str:
+        """Counter: bumped by every recorded decision (optimistic concurrency between workers)."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:version"
+
     def seen_event(self, tenant_id: str, source: str, event_id: str) -> str:
         """String with TTL: the 202 answer of an already appended (source, id)."""
         digest = hashlib.sha256(f"{source}\x00{event_id}".encode()).hexdigest()[:40]

@@ -106,3 +106,43 @@ redis.register_function('baas_ip_gate', ip_gate)
 redis.register_function('baas_auth_failure', auth_failure)
 redis.register_function('baas_tenant_write', tenant_write)
 redis.register_function('baas_ingest', ingest)
+
+-- A worker's decision, recorded atomically: its outcome events appended to the log, the read
+-- models it changed written, the command marked handled. Refused if the command was already
+-- handled, or if another decision was recorded for the tenant since this one read its state.
+-- KEYS: log, version, handled, then the read-model hashes, last the signal index
+-- ARGV: handled field, expected version, received_at, n events, events...,
+--       n writes, (hash position among KEYS, field, value)..., n index adds, (score, member)...
+-- → 'ok' | 'handled' | 'conflict'
+local function commit(keys, args)
+  if args[1] ~= '' and redis.call('HEXISTS', keys[3], args[1]) == 1 then
+    return 'handled'
+  end
+  if tonumber(redis.call('GET', keys[2]) or '0') ~= tonumber(args[2]) then
+    return 'conflict'
+  end
+  local i = 5
+  for _ = 1, tonumber(args[4]) do
+    redis.call('XADD', keys[1], '*', 'event', args[i], 'received_at', args[3])
+    i = i + 1
+  end
+  local writes = tonumber(args[i])
+  i = i + 1
+  for _ = 1, writes do
+    redis.call('HSET', keys[tonumber(args[i])], args[i + 1], args[i + 2])
+    i = i + 3
+  end
+  local adds = tonumber(args[i])
+  i = i + 1
+  for _ = 1, adds do
+    redis.call('ZADD', keys[#keys], 'NX', args[i], args[i + 1])
+    i = i + 2
+  end
+  if args[1] ~= '' then
+    redis.call('HSET', keys[3], args[1], '1')
+  end
+  redis.call('INCR', keys[2])
+  return 'ok'
+end
+
+redis.register_function('baas_commit', commit)

@@ -1,0 +1,209 @@
+"""The trading read models in the store, and recording a worker's decision.
+
+Read models are hashes per tenant (``rm:alerts``, ``rm:brokers``, ``rm:paper``, ``rm:signals``)
+plus a sorted set of signals by time. They change only through ``record``, which writes them
+together with the outcome events in one atomic function call (``baas_commit``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from baas.core.events import format_time
+from baas.core.keyspace import Keyspace
+from baas.core.trading import events as ev
+from baas.core.trading.paper import PaperAccount
+from baas.core.trading.readmodel import ACCOUNTS, ALERTS, BROKERS, SIGNALS, ReadModel
+
+MODELS = (ALERTS, BROKERS, ACCOUNTS, SIGNALS)
+
+
+class Recorded(StrEnum):
+    OK = "ok"
+    HANDLED = "handled"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalPage:
+    signals: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str)
+
+
+class TradingStore:
+    def __init__(self, store: aioredis.Redis, keyspace: Keyspace) -> None:
+        self.store = store
+        self.keys = keyspace
+
+    def _hash(self, tenant_id: str, kind: str) -> str:
+        return self.keys.readmodel(tenant_id, kind)
+
+    # Reading
+
+    async def load(
+        self,
+        tenant_id: str,
+        *,
+        alerts: Iterable[str] = (),
+        signals: Iterable[str] = (),
+        all_brokers: bool = False,
+    ) -> tuple[int, ReadModel]:
+        """The tenant's version and the records a decision needs (brokers and accounts: all)."""
+        alert_ids, signal_ids = list(alerts), list(signals)
+        async with self.store.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.version(tenant_id))
+            pipe.hmget(self._hash(tenant_id, ALERTS), alert_ids or ["-"])
+            pipe.hmget(self._hash(tenant_id, SIGNALS), signal_ids or ["-"])
+            pipe.hgetall(self._hash(tenant_id, BROKERS))
+            pipe.hgetall(self._hash(tenant_id, ACCOUNTS))
+            version, alert_rows, signal_rows, brokers, accounts = await pipe.execute()
+        model = ReadModel()
+        for key, raw in zip(alert_ids, alert_rows, strict=False):
+            if raw:
+                model.alerts[key] = orjson.loads(raw)
+        for key, raw in zip(signal_ids, signal_rows, strict=False):
+            if raw:
+                model.signals[key] = orjson.loads(raw)
+        for key, raw in brokers.items():
+            broker = orjson.loads(raw)
+            if broker.get("Removed"):
+                model.removed_brokers.add(key.decode())
+            else:
+                model.brokers[key.decode()] = broker
+        for key, raw in accounts.items():
+            model.accounts[key.decode()] = PaperAccount.from_dict(orjson.loads(raw))
+        # Resting orders are signals too: a new price may fill them.
+        waiting = {o for a in model.accounts.values() for o in a.open_orders} - model.signals.keys()
+        if waiting:
+            ids = sorted(waiting)
+            rows = await self.store.hmget(self._hash(tenant_id, SIGNALS), ids)
+            model.signals.update({k: orjson.loads(r) for k, r in zip(ids, rows, strict=True) if r})
+        return int(version or 0), model
+
+    async def alert(self, tenant_id: str, alert_id: str) -> dict[str, Any] | None:
+        raw = await self.store.hget(self._hash(tenant_id, ALERTS), alert_id)
+        return orjson.loads(raw) if raw else None
+
+    async def records(self, tenant_id: str, kind: str) -> dict[str, Any]:
+        rows = await self.store.hgetall(self._hash(tenant_id, kind))
+        return {k.decode(): orjson.loads(v) for k, v in rows.items()}
+
+    async def record_of(self, tenant_id: str, kind: str, key: str) -> dict[str, Any] | None:
+        raw = await self.store.hget(self._hash(tenant_id, kind), key)
+        return orjson.loads(raw) if raw else None
+
+    async def signal_page(
+        self, tenant_id: str, cursor: str | None, limit: int, keep: Any
+    ) -> SignalPage:
+        """Newest first; ``keep(record)`` filters; the cursor is the last (score, id) returned."""
+        index = self.keys.signal_index(tenant_id)
+        high: str = "+inf"
+        after: str | None = None
+        if cursor:
+            score, _, after = cursor.partition(":")
+            high = score
+        found: list[dict[str, Any]] = []
+        last: tuple[float, str] | None = None
+        offset = 0
+        while len(found) < limit:
+            batch = await self.store.zrevrangebyscore(
+                index, high, "-inf", start=offset, num=200, withscores=True
+            )
+            if not batch:
+                return SignalPage(found, None)
+            offset += len(batch)
+            members = [(m.decode(), s) for m, s in batch]
+            if after is not None:
+                members = [(m, s) for m, s in members if not (s == float(high) and m >= after)]
+            rows = await self.store.hmget(
+                self._hash(tenant_id, SIGNALS), [m for m, _ in members] or ["-"]
+            )
+            for (member, score), raw in zip(members, rows, strict=False):
+                if raw and keep(record := orjson.loads(raw)):
+                    found.append(record)
+                    last = (score, member)
+                    if len(found) == limit:
+                        break
+        assert last is not None
+        return SignalPage(found, f"{int(last[0])}:{last[1]}")
+
+    # Writing
+
+    async def record(
+        self,
+        tenant_id: str,
+        command: str,
+        expected_version: int,
+        event_id_prefix: str,
+        outcomes: list[ev.DomainEvent],
+        model: ReadModel,
+        received_at: datetime,
+    ) -> Recorded:
+        """Append the outcomes and write the records they changed, atomically (see baas_commit)."""
+        keys = [
+            self.keys.tenant_log(tenant_id),
+            self.keys.version(tenant_id),
+            self.keys.handled(tenant_id),
+            *(self._hash(tenant_id, kind) for kind in MODELS),
+            self.keys.signal_index(tenant_id),
+        ]
+        position = {kind: 4 + i for i, kind in enumerate(MODELS)}
+        args: list[Any] = [command, expected_version, format_time(received_at), len(outcomes)]
+        args += [
+            ev.to_json(o, f"{event_id_prefix}-{n}", tenant_id) for n, o in enumerate(outcomes, 1)
+        ]
+        writes = [
+            (position[kind], key, _dumps(_record(model, kind, key)))
+            for kind, key in sorted(model.dirty)
+        ]
+        args.append(len(writes))
+        args += list(itertools.chain.from_iterable(writes))
+        new_signals = [o for o in outcomes if o.type in (ev.SIGNAL_ACCEPTED, ev.SIGNAL_REJECTED)]
+        args.append(len(new_signals))
+        for o in new_signals:
+            args += [int(o.time.timestamp() * 1000), o.subject]
+        reply = await self.store.fcall("baas_commit", len(keys), *keys, *args)
+        return Recorded(reply.decode())
+
+    async def replace_all(self, tenant_id: str, model: ReadModel, index: dict[str, int]) -> None:
+        """For ``baas rebuild``: drop the read models and write ``model`` instead."""
+        async with self.store.pipeline(transaction=True) as pipe:
+            for kind in MODELS:
+                pipe.delete(self._hash(tenant_id, kind))
+            pipe.delete(self.keys.signal_index(tenant_id))
+            for kind, key in sorted(_everything(model)):
+                pipe.hset(self._hash(tenant_id, kind), key, _dumps(_record(model, kind, key)))
+            if index:
+                pipe.zadd(self.keys.signal_index(tenant_id), index)
+            await pipe.execute()
+
+
+def _record(model: ReadModel, kind: str, key: str) -> Any:
+    if kind == ALERTS:
+        return model.alerts[key]
+    if kind == BROKERS:
+        return model.brokers.get(key) or {"BrokerId": key, "Removed": True}
+    if kind == ACCOUNTS:
+        return model.accounts[key].to_dict()
+    return model.signals[key]
+
+
+def _everything(model: ReadModel) -> set[tuple[str, str]]:
+    return (
+        {(ALERTS, k) for k in model.alerts}
+        | {(BROKERS, k) for k in model.brokers.keys() | model.removed_brokers}
+        | {(ACCOUNTS, k) for k in model.accounts}
+        | {(SIGNALS, k) for k in model.signals}
+    )

@@ -1,0 +1,129 @@
+"""The worker's loop over the tenants' logs, through one consumer group shared by all workers.
+
+- ``XREADGROUP … BLOCK`` delivers new entries of every tenant's stream; a stream created after
+  the worker started is found within ``BAAS_WORKER_DISCOVERY_SECONDS``.
+- An entry is acknowledged (``XACK``) only after its outcomes are recorded.
+- ``XAUTOCLAIM`` hands the entries a dead worker left pending to a live one after
+  ``BAAS_WORKER_CLAIM_IDLE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from baas.core.keyspace import Keyspace
+from baas.settings import Settings
+
+log = logging.getLogger("baas.worker")
+
+GROUP = "workers"
+Handler = Callable[[str, str, dict[str, Any]], Awaitable[object]]
+
+
+class LogConsumer:
+    def __init__(
+        self,
+        store: aioredis.Redis,
+        keyspace: Keyspace,
+        settings: Settings,
+        consumer: str,
+        handler: Handler,
+    ) -> None:
+        self.store = store
+        self.keys = keyspace
+        self.settings = settings
+        self.consumer = consumer
+        self.handler = handler
+        self.streams: dict[str, str] = {}  # stream key → tenant id
+        self._next_discovery = 0.0
+        self._next_claim = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("consuming tenants' logs", extra={"consumer": self.consumer, "group": GROUP})
+        while not stop.is_set():
+            try:
+                await self.step()
+            except RedisError as exc:
+                log.warning("store error; retrying", extra={"error": str(exc)})
+                await asyncio.sleep(1)
+
+    async def step(self) -> int:
+        """One turn of the loop: discover, claim, read, handle. Returns the entries handled."""
+        now = time.monotonic()
+        if now >= self._next_discovery:
+            await self.discover()
+            self._next_discovery = now + self.settings.worker_discovery_seconds
+        handled = 0
+        if now >= self._next_claim:
+            handled += await self.claim_abandoned()
+            self._next_claim = now + self.settings.worker_claim_idle_seconds / 2
+        if not self.streams:
+            await asyncio.sleep(self.settings.worker_block_ms / 1000)
+            return handled
+        replies = await self.store.xreadgroup(
+            GROUP,
+            self.consumer,
+            dict.fromkeys(self.streams, ">"),
+            count=self.settings.worker_batch,
+            block=self.settings.worker_block_ms,
+        )
+        for stream, entries in replies or []:
+            handled += await self._handle_all(stream.decode(), entries)
+        return handled
+
+    async def discover(self) -> None:
+        for raw in await self.store.hkeys(self.keys.tenants):
+            tenant_id = raw.decode()
+            stream = self.keys.tenant_log(tenant_id)
+            if stream in self.streams:
+                continue
+            with contextlib.suppress(ResponseError):  # BUSYGROUP: another worker made it
+                await self.store.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            self.streams[stream] = tenant_id
+
+    async def claim_abandoned(self) -> int:
+        handled = 0
+        idle_ms = int(self.settings.worker_claim_idle_seconds * 1000)
+        for stream in list(self.streams):
+            start = "0-0"
+            while True:
+                reply = await self.store.xautoclaim(
+                    stream, GROUP, self.consumer, idle_ms, start, count=self.settings.worker_batch
+                )
+                start, entries = reply[0], reply[1]
+                if entries:
+                    log.info(
+                        "claimed abandoned entries", extra={"stream": stream, "count": len(entries)}
+                    )
+                    handled += await self._handle_all(stream, entries)
+                if start in (b"0-0", "0-0") or not entries:
+                    break
+        return handled
+
+    async def _handle_all(self, stream: str, entries: list[Any]) -> int:
+        tenant_id = self.streams[stream]
+        done = []
+        for entry_id, fields in entries:
+            if fields is None:  # trimmed away while pending
+                done.append(entry_id)
+                continue
+            entry = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            try:
+                await self.handler(tenant_id, entry, orjson.loads(fields[b"event"]))
+            except Exception:
+                # Left pending: another attempt comes through XAUTOCLAIM.
+                log.exception("handling failed", extra={"tenant_id": tenant_id, "entry": entry})
+                continue
+            done.append(entry_id)
+        if done:
+            await self.store.xack(stream, GROUP, *done)
+        return len(done)

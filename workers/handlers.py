@@ -1,0 +1,106 @@
+"""Commands to decisions: each command on the log is decided by the pure core and recorded.
+
+Recording is atomic and idempotent (``TradingStore.record``): a command handled twice, by one
+worker after a crash or by two at once, has its outcomes recorded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from baas.core.trading import configuration
+from baas.core.trading.events import DomainEvent
+from baas.core.trading.readmodel import ReadModel, evolve
+from baas.core.trading.signals import SignalPolicy, decide_signal
+from baas.store.trading import Recorded, TradingStore
+
+log = logging.getLogger("baas.worker")
+
+SUBMIT_SIGNAL = "SubmitSignal"
+CONFIGURE_ALERT = {"ConfigureIndicatorAlert": "indicator", "ConfigureStrategyAlert": "strategy"}
+CONFIGURE_BROKER = "ConfigureBroker"
+REMOVE_BROKER = "RemoveBroker"
+COMMANDS = frozenset({SUBMIT_SIGNAL, CONFIGURE_BROKER, REMOVE_BROKER, *CONFIGURE_ALERT})
+MAX_ATTEMPTS = 50
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CommandHandler:
+    def __init__(
+        self,
+        trading: TradingStore,
+        policy: SignalPolicy,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.trading = trading
+        self.policy = policy
+        self.clock = clock
+
+    async def handle(
+        self, tenant_id: str, entry_id: str, command: dict[str, Any]
+    ) -> list[DomainEvent] | None:
+        """Decide and record one command; its outcomes (None: not a command, or already handled)."""
+        if command.get("type") not in COMMANDS:
+            return None
+        for attempt in range(MAX_ATTEMPTS):
+            now = self.clock()
+            version, model, outcomes = await self._decide(tenant_id, command, now)
+            result = await self.trading.record(
+                tenant_id, entry_id, version, entry_id, outcomes, model, now
+            )
+            if result is Recorded.OK:
+                return outcomes
+            if result is Recorded.HANDLED:
+                return None
+            # Another worker recorded a decision for this tenant meanwhile: decide again.
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise RuntimeError(f"{entry_id}: still conflicting after {MAX_ATTEMPTS} attempts")
+
+    async def _decide(
+        self, tenant_id: str, command: dict[str, Any], now: datetime
+    ) -> tuple[int, ReadModel, list[DomainEvent]]:
+        kind = command["type"]
+        data = command.get("data") or {}
+        if kind == SUBMIT_SIGNAL:
+            version, model = await self.trading.load(
+                tenant_id, alerts=[data["CorrelationId"]], signals=[data["Id"]]
+            )
+            event_time = datetime.fromisoformat(command["time"])
+            target = _decimal(command.get("targetposition"))
+            return version, model, decide_signal(data, event_time, target, model, now, self.policy)
+        if kind in CONFIGURE_ALERT:
+            version, model = await self.trading.load(tenant_id, alerts=[data["AlertId"]])
+            existing = model.alerts.get(data["AlertId"])
+            token = secrets.token_urlsafe(24)
+            outcomes = [
+                configuration.configure_alert(CONFIGURE_ALERT[kind], data, existing, now, token)
+            ]
+        elif kind == CONFIGURE_BROKER:
+            version, model = await self.trading.load(tenant_id)
+            outcomes = [configuration.configure_broker(data, now)]
+        else:
+            version, model = await self.trading.load(tenant_id)
+            exists = model.broker(data["BrokerId"]) is not None
+            outcomes = configuration.remove_broker(data["BrokerId"], exists, now)
+        for outcome in outcomes:
+            evolve(model, outcome)
+        return version, model, outcomes
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
