@@ -91,3 +91,19 @@ async def keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"revoked {info.key_id} at {info.revoked_at}")
     return 0
+
+
+async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.rebuild import rebuild as rebuild_models
+
+    keyspace = Keyspace(settings.key_prefix)
+    async with store_session(settings) as store:
+        tenants = (
+            [args.tenant]
+            if args.tenant
+            else [t.tenant_id for t in await TenantRegistry(store, keyspace).list_tenants()]
+        )
+        counts = await rebuild_models(store, keyspace, tenants)
+    for tenant_id, read in counts.items():
+        print(f"{tenant_id}: rebuilt from {read} log entries")
+    return 0

@@ -147,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     krevoke.add_argument("key_id", metavar="KEY_ID", help="the key's id, from `baas keys list`")
     krevoke.add_argument("--json", action="store_true", help="print JSON")
     krevoke.set_defaults(handler=_async(admin.keys_revoke))
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="Drop the read models (alerts, brokers, paper accounts, signal history) and rebuild "
+        "them from the event log. Stop the workers first.",
+        description="Drop the read models (alerts, brokers, paper accounts, signal history) and "
+        "rebuild them from the event log, the source of truth. Stop the workers first.",
+    )
+    rebuild.add_argument("--tenant", metavar="ID", help="only this tenant (default: all)")
+    rebuild.set_defaults(handler=_async(admin.rebuild))
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from baas.cli.store_access import store_session
 from baas.core.keyspace import Keyspace
@@ -24,24 +26,31 @@ from baas.store.embedded import EmbeddedValkey, StoreLocked
 from baas.store.tenants import TenantRegistry
 
 CHILD_STOP_SECONDS = 10.0
+STARTER_ALERT = "my-first-alert"
 
 
 def first_request(base_url: str, tenant_id: str, api_key: str) -> str:
     return f"""curl -X POST {base_url}/tenants/{tenant_id}/api/trading \\
   -H "X-Api-Key: {api_key}" \\
   -H "Content-Type: application/json" \\
-  -d '{{"id": "'$(uuidgen || date +%s%N)'", "type": "SubmitSignal", "source": "trading",
+  -d '{{"id": "evt-'$(date +%s%N)'", "type": "SubmitSignal", "source": "trading",
        "dataSchema": "submit-signal/1.0", "dataContentType": "application/json",
        "time": "'$(date -u +%Y-%m-%dT%H:%M:%SZ)'",
-       "data": {{"CorrelationId": "my-first-alert", "TenantId": "{tenant_id}",
-                "Id": "'$(date +%s%N)'", "BrokerId": "paper", "Symbol": "AAPL",
+       "data": {{"CorrelationId": "{STARTER_ALERT}", "TenantId": "{tenant_id}",
+                "Id": "sig-'$(date +%s%N)'", "BrokerId": "paper", "Symbol": "AAPL",
                 "Date": "'$(date -u +%Y-%m-%dT%H:%M:%SZ)'", "Data": "buy", "Quantity": 10,
                 "Price": 200.0, "OrderType": "MKT", "InstrumentType": "STK",
                 "AccountRiskPercentage": 0, "AccountQuantityMultiplier": 0}}}}'"""
 
 
-async def _bootstrap(settings: Settings) -> str:
-    """Create the first tenant on an empty store; the banner to print."""
+@dataclass(frozen=True)
+class FirstStart:
+    tenant_id: str
+    api_key: str
+
+
+async def _bootstrap(settings: Settings) -> FirstStart | str:
+    """Create the first tenant on an empty store; else the line that lists the tenants."""
     async with store_session(settings) as store:
         registry = TenantRegistry(store, Keyspace(settings.key_prefix))
         tenants = await registry.list_tenants()
@@ -52,13 +61,38 @@ async def _bootstrap(settings: Settings) -> str:
                 "A new API key: baas keys create --tenant <Tenant ID>   (see baas keys --help)"
             )
         tenant, issued = await registry.create_tenant("default")
+    return FirstStart(tenant.tenant_id, issued.api_key)
+
+
+def _configure_starter_alert(base_url: str, first: FirstStart) -> None:
+    """Through the API itself: the alert the quick start's signal names, on the paper broker."""
+    command = {
+        "id": STARTER_ALERT,
+        "type": "ConfigureIndicatorAlert",
+        "source": "baas-run",
+        "data": {"AlertId": STARTER_ALERT, "Name": "Quick start", "BrokerId": "paper"},
+    }
+    request = urllib.request.Request(
+        f"{base_url}/tenants/{first.tenant_id}/api/trading",
+        data=json.dumps(command).encode(),
+        headers={"X-Api-Key": first.api_key, "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def _first_start_banner(base_url: str, first: FirstStart) -> str:
+    tenant, key = first.tenant_id, first.api_key
     return (
-        "First start: created a tenant and an API key.\n"
-        f"  Tenant ID: {tenant.tenant_id}\n"
-        f"  API key:   {issued.api_key}\n"
+        "First start: created a tenant, an API key and an alert on the paper broker.\n"
+        f"  Tenant ID: {tenant}\n"
+        f"  API key:   {key}\n"
         "  (the key is shown only this once: store it now)\n\n"
-        "Send a first command:\n"
-        + first_request(settings.base_url, tenant.tenant_id, issued.api_key)
+        "Send a first signal (it fills in the paper account):\n"
+        f"{first_request(base_url, tenant, key)}\n\n"
+        "Then see it, with its whole lifecycle:\n"
+        f'curl {base_url}/tenants/{tenant}/api/signals -H "X-Api-Key: {key}"'
     )
 
 
@@ -127,6 +161,9 @@ def run(settings: Settings) -> int:
             if not _wait_healthy(f"http://{probe_host}:{settings.port}/healthz", children):
                 print("error: the gateway did not start; see its log above", file=sys.stderr)
                 return 1
+            if isinstance(banner, FirstStart):
+                _configure_starter_alert(f"http://{probe_host}:{settings.port}", banner)
+                banner = _first_start_banner(settings.base_url, banner)
             print(
                 f"\nGateway: {settings.base_url}   (Ctrl-C stops everything)\n{banner}\n",
                 flush=True,

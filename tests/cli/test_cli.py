@@ -436,9 +436,9 @@ def test_baas_run_end_to_end_with_the_embedded_store(tmp_path):
         client = redis.Redis.from_url(url, socket_timeout=5)
         with contextlib.closing(client):
             entries = client.xrange(Keyspace("baas").tenant_log(tenant_id))
-        # The worker records outcomes in the same log: the commands are the client's events.
+        # The log also holds the starter alert's configuration and the worker's outcomes.
         logged = [orjson.loads(fields[b"event"]) for _, fields in entries]
-        logged = [e for e in logged if e["source"] != "worker"]
+        logged = [e for e in logged if e["type"] == "SubmitSignal"]
         assert [e["id"] for e in logged] == [event["id"]]
         assert logged[0]["data"] == event["data"]
         # The first key still works after the restart.
@@ -470,7 +470,9 @@ def test_baas_run_on_an_external_store_starts_no_valkey(store_url, prefix, tmp_p
         client = redis.Redis.from_url(store_url, socket_timeout=5)
         with contextlib.closing(client):
             entries = client.xrange(Keyspace(prefix).tenant_log(tenant_id))
-            commands = [e for _, f in entries if (e := orjson.loads(f[b"event"]))["source"] != "worker"]
+            commands = [
+                e for _, f in entries if (e := orjson.loads(f[b"event"]))["type"] == "SubmitSignal"
+            ]
             assert len(commands) == 1
         assert run.interrupt() == 0, run.output
         assert gone(run.children) == {}

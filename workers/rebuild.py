@@ -1,0 +1,51 @@
+"""``baas rebuild``: drop the read models and fold them again from the log.
+
+Only the workers' recorded outcomes change read models (see ``readmodel.evolve``), so the
+rebuilt models equal the live ones; run it with the workers stopped.
+"""
+
+from __future__ import annotations
+
+import orjson
+import redis.asyncio as aioredis
+
+from baas.core.keyspace import Keyspace
+from baas.core.trading import events as ev
+from baas.core.trading.readmodel import ReadModel, evolve
+from baas.store.trading import TradingStore
+
+PAGE = 2000
+
+
+async def fold_log(
+    store: aioredis.Redis, keyspace: Keyspace, tenant_id: str
+) -> tuple[ReadModel, dict[str, int], int]:
+    """The read models and signal index that the tenant's log implies, and the entries read."""
+    model = ReadModel()
+    index: dict[str, int] = {}
+    stream = keyspace.tenant_log(tenant_id)
+    start, read = "-", 0
+    while entries := await store.xrange(stream, min=start, count=PAGE):
+        for entry_id, fields in entries:
+            document = orjson.loads(fields[b"event"])
+            if document.get("source") == ev.SOURCE and document.get("type") in ev.OUTCOMES:
+                event = ev.from_document(document)
+                evolve(model, event)
+                if event.type in (ev.SIGNAL_ACCEPTED, ev.SIGNAL_REJECTED):
+                    index.setdefault(event.subject, int(event.time.timestamp() * 1000))
+        read += len(entries)
+        start = "(" + entries[-1][0].decode()
+    return model, index, read
+
+
+async def rebuild(
+    store: aioredis.Redis, keyspace: Keyspace, tenant_ids: list[str]
+) -> dict[str, int]:
+    """Rebuild each tenant's read models; the log entries read per tenant."""
+    trading = TradingStore(store, keyspace)
+    counts = {}
+    for tenant_id in tenant_ids:
+        model, index, read = await fold_log(store, keyspace, tenant_id)
+        await trading.replace_all(tenant_id, model, index)
+        counts[tenant_id] = read
+    return counts
