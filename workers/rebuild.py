@@ -26,7 +26,7 @@ async def fold_log(
     stream = keyspace.tenant_log(tenant_id)
     start, read = "-", 0
     while entries := await store.xrange(stream, min=start, count=PAGE):
-        for entry_id, fields in entries:
+        for _, fields in entries:
             document = orjson.loads(fields[b"event"])
             if document.get("source") == ev.SOURCE and document.get("type") in ev.OUTCOMES:
                 event = ev.from_document(document)

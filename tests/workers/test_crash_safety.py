@@ -85,8 +85,8 @@ async def outcomes(store, keyspace: Keyspace, tenant_id: str) -> list[dict]:
     return [d for _, f in entries if (d := orjson.loads(f[b"event"]))["source"] == "worker"]
 
 
-async def wait_for_records(store, keyspace, tenant_id, at_least: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
+async def wait_for_records(store, keyspace, tenant_id, at_least: int, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
     while True:
         count = await store.hlen(keyspace.readmodel(tenant_id, "signals"))
         if count >= at_least or time.monotonic() > deadline:
