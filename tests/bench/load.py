@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,19 +205,20 @@ def _summary(latencies: list[float], errors: int, seconds: float, tool: str) -> 
 
 
 @contextlib.contextmanager
-def process(argv: list[str], env: dict[str, str], ready_url: str, cwd: Path) -> object:
-    proc = subprocess.Popen(
-        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+def process(argv: list[str], env: dict[str, str], ready_url: str | None, cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process for the length of the block; ready when ``ready_url`` answers at all."""
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while True:
+        while ready_url is not None:
             with contextlib.suppress(httpx.HTTPError):
-                httpx.post(ready_url, content=b"{}", timeout=1)
+                httpx.get(ready_url, timeout=1)
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{argv} did not start")
             time.sleep(0.1)
+        else:
+            time.sleep(1.5)
         yield proc
     finally:
         proc.terminate()
