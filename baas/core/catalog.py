@@ -92,13 +92,14 @@ class SchemaCatalog:
             name: versions[max(versions, key=version_key)]
             for name, versions in self._schemas.items()
         }
-
-    def listing(self) -> list[dict[str, Any]]:
-        """``[{"name": "submit-signal", "versions": ["1.0"]}, …]`` in a stable order."""
-        return [
+        self._listing = [
             {"name": name, "versions": sorted(self._schemas[name], key=version_key)}
             for name in self._schemas
         ]
+
+    def listing(self) -> list[dict[str, Any]]:
+        """``[{"name": "submit-signal", "versions": ["1.0"]}, …]`` in a stable order."""
+        return self._listing
 
     def get(self, name: str, version: str) -> CommandSchema:
         try:

@@ -23,14 +23,8 @@ Arg = bytes | str | int | float
 
 
 def encode_command(args: tuple[Arg, ...]) -> bytes:
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        if isinstance(arg, str):
-            arg = arg.encode()
-        elif not isinstance(arg, bytes):
-            arg = repr(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(parts)
+    """The RESP encoding of one command (hiredis does it in C)."""
+    return hiredis.pack_command(args)
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
