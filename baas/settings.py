@@ -56,6 +56,11 @@ class Settings:
         "",
         "Comma-separated IPs or CIDRs whose X-Forwarded-For is believed for the client IP.",
     )
+    tradingview_allowed_ips: str = _setting(
+        "",
+        "Comma-separated IPs or CIDRs allowed to call TradingView webhooks (403 otherwise); "
+        "empty: any. TradingView's: 52.89.214.238,34.212.75.30,54.218.53.128,52.32.178.7",
+    )
     # Rate limits (sliding windows, shared by every gateway through the store)
     ip_limit: int = _setting(120, "Requests per client IP per window, all API endpoints.")
     ip_window_seconds: float = _setting(60.0, "Window of the per-IP limit.")
@@ -81,6 +86,18 @@ class Settings:
     )
     paper_limit_order_ttl_seconds: int = _setting(
         86400, "Time in force of paper limit orders: unfilled after this, they are cancelled."
+    )
+    # Ledger
+    ledger_key_limit: int = _setting(
+        60, "Requests per ledger API key (Authorization: Bearer fq_live_…) per window."
+    )
+    ledger_key_window_seconds: float = _setting(60.0, "Window of the per-ledger-key limit.")
+    ledger_max_orders: int = _setting(500, "Most orders in one POST …/orders (422 above).")
+    ledger_max_body_bytes: int = _setting(
+        4 * 1024 * 1024, "Largest body of a ledger write or a price import (413 above)."
+    )
+    ledger_default_benchmark: str = _setting(
+        "SPY", "Benchmark of GET …/performance and …/nav when the query names none."
     )
     # Processes
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")

@@ -22,11 +22,12 @@ from baas.store.eventlog import EventLog
 from baas.store.multiplexed import MultiplexedConnection
 from baas.store.ratelimits import RateLimits
 from baas.store.tenants import TenantRegistry
+from baas.store.trading import TradingStore
 from gateway import openapi
 from gateway.client_ip import parse_networks
 from gateway.errors import HANDLERS
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
-from gateway.routes import operations, schemas, trading
+from gateway.routes import operations, reads, schemas, trading, webhooks
 from gateway.services import Services
 
 TENANT = "/tenants/{tenantId}"
@@ -43,6 +44,18 @@ ROUTES = [
     Route(
         f"{TENANT}/api/trading/schemas/{{name}}/{{version}}", schemas.tenant_schema, methods=["GET"]
     ),
+    Route(f"{TENANT}/api/signals", reads.list_signals, methods=["GET"]),
+    Route(f"{TENANT}/api/signals/{{signalId}}", reads.get_signal, methods=["GET"]),
+    Route(f"{TENANT}/api/brokers", reads.list_brokers, methods=["GET"]),
+    Route(f"{TENANT}/api/brokers/{{brokerId}}", reads.get_broker, methods=["GET"]),
+    Route(f"{TENANT}/api/alerts", reads.list_alerts, methods=["GET"]),
+    Route(f"{TENANT}/api/alerts/{{alertId}}", reads.get_alert, methods=["GET"]),
+    Route(f"{TENANT}/api/paper/{{brokerId}}", reads.get_paper_account, methods=["GET"]),
+    Route(
+        f"{TENANT}/webhooks/tradingview/{{alertId}}/{{token}}",
+        webhooks.tradingview,
+        methods=["POST"],
+    ),
     Route("/schemas", schemas.public_schemas, methods=["GET"]),
     Route("/schemas/{name}/{version}", schemas.public_schema, methods=["GET"]),
     Route("/healthz", operations.healthz, methods=["GET"]),
@@ -57,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     metrics = GatewayMetrics()
     proxies = parse_networks(settings.trusted_proxies)
     catalog = load_catalog(settings.schemas_dir)
+    tradingview_networks = webhooks.allowed_networks(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,6 +95,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             catalog=catalog,
             metrics=metrics,
             trusted_proxies=proxies,
+            trading=TradingStore(store, keyspace),
+            webhook_log=webhooks.webhook_log(pipelined, keyspace, limits, settings),
+            tradingview_networks=tradingview_networks,
         )
         try:
             yield

@@ -62,7 +62,9 @@ async def on_store_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", extra={"path": request.url.path})
+    # The route's template, not the path: a webhook path carries its secret token.
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.exception("unhandled error", extra={"route": route})
     return problem_response(Problem(500, "Internal server error."))
 
 

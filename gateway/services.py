@@ -14,6 +14,7 @@ from baas.store.eventlog import EventLog
 from baas.store.multiplexed import MultiplexedConnection
 from baas.store.ratelimits import RateLimits
 from baas.store.tenants import TenantRegistry
+from baas.store.trading import TradingStore
 from gateway.client_ip import Network
 from gateway.metrics import GatewayMetrics
 
@@ -30,6 +31,12 @@ class Services:
     catalog: SchemaCatalog
     metrics: GatewayMetrics
     trusted_proxies: tuple[Network, ...]
+    # The trading read models (signals, alerts, brokers, paper accounts), for the read endpoints.
+    trading: TradingStore
+    # The same log as ``log``, where the credential re-checked on append is an alert, not a key.
+    webhook_log: EventLog
+    # BAAS_TRADINGVIEW_ALLOWED_IPS parsed; empty: webhooks from any address.
+    tradingview_networks: tuple[Network, ...]
 
 
 def services(request: Request) -> Services:

@@ -1,5 +1,8 @@
 """Workers benchmark: latency from a signal's 202 to the paper broker receiving its order.
 
+The start is the gateway's ``received_at`` of the signal (taken just before validation, the
+append and the 202: a conservative start, on the same clock as the worker's).
+
 The signal path: gateway → the tenant's stream → ``baas worker`` (XREADGROUP BLOCK) → decision.
 The time the broker received the order is the decision's own timestamp (``SignalAccepted``),
 taken just before the paper engine sees the order. Beside it, in the same run: the same
@@ -78,15 +81,18 @@ async def _stream_path(base: str, tenant_id: str, api_key: str, url: str, prefix
     keyspace = Keyspace(prefix)
     deadline = time.monotonic() + 60
     decided: dict[str, float] = {}
+    received: dict[str, float] = {}
     while time.monotonic() < deadline and len(decided) < len(accepted):
-        decided = {}
         for _, fields in await store.xrange(keyspace.tenant_log(tenant_id)):
             event = orjson.loads(fields[b"event"])
             if event["type"] == "SignalAccepted" and event["subject"] in accepted:
                 decided[event["subject"]] = datetime.fromisoformat(event["time"]).timestamp()
+            elif event["type"] == "SubmitSignal" and event["id"] in accepted:
+                # The gateway's receipt, just before the append and the 202: a conservative start.
+                received[event["id"]] = datetime.fromisoformat(fields[b"received_at"].decode()).timestamp()
         await asyncio.sleep(0.5)
     await store.aclose()
-    latencies = [(decided[s] - accepted[s]) * 1000 for s in decided]
+    latencies = [(decided[s] - received[s]) * 1000 for s in decided if s in received]
     p50, p99 = _percentiles(latencies)
     return p50, p99, len(latencies)
 

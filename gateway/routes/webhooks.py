@@ -1,0 +1,126 @@
+"""The TradingView webhook target:
+``POST /tenants/{tenantId}/webhooks/tradingview/{alertId}/{token}``.
+
+TradingView sets no headers of ours, so the alert's token in the URL is the credential. The alert
+message becomes a SubmitSignal (``baas.core.trading.tradingview``) and then takes the trading
+API's own write path (``append_commands``): the same admission, limits, idempotency and log. The
+answer comes as soon as the event is in the log; the worker trades later.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from baas.core.envelope import Submission, parse_request
+from baas.core.keyspace import Keyspace
+from baas.core.problems import Problem
+from baas.core.trading.readmodel import ALERTS
+from baas.core.trading.tradingview import parse_message, to_signal
+from baas.settings import Settings
+from baas.store.eventlog import EventLog
+from baas.store.multiplexed import MultiplexedConnection
+from baas.store.ratelimits import RateLimits
+from gateway.client_ip import Network, parse_networks
+from gateway.guard import check_ip, reject_key, request_ip
+from gateway.routes.trading import JSON, append_commands, read_body
+from gateway.services import services
+
+INVALID_URL = "Invalid webhook URL."
+TARGET_POSITION = "targetposition"  # the CloudEvents extension the worker reads
+# TradingView's published webhook source addresses, for BAAS_TRADINGVIEW_ALLOWED_IPS.
+TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
+_NO_TOKEN = "-" * 32  # compared against when there is no alert, so both paths do the same work
+
+
+@dataclass(frozen=True, slots=True)
+class _AlertCredentials(Keyspace):
+    """The keyspace of the webhook log: the credential ``baas_ingest`` re-checks atomically with
+    the append is the alert (a field of the tenant's alerts read model), not an API key."""
+
+    def tenant_keys(self, tenant_id: str) -> str:
+        return self.readmodel(tenant_id, ALERTS)
+
+
+def webhook_log(
+    pipelined: MultiplexedConnection, keyspace: Keyspace, limits: RateLimits, settings: Settings
+) -> EventLog:
+    """The tenants' event log, appended to with an alert id where the API takes a key id."""
+    return EventLog(
+        pipelined,
+        _AlertCredentials(keyspace.prefix),
+        limits,
+        settings.idempotency_retention_seconds,
+    )
+
+
+def allowed_networks(settings: Settings) -> tuple[Network, ...]:
+    """``BAAS_TRADINGVIEW_ALLOWED_IPS``; empty: any address."""
+    return parse_networks(getattr(settings, "tradingview_allowed_ips", "") or "")
+
+
+async def tradingview(request: Request) -> Response:
+    svc = services(request)
+    tenant_id = request.path_params["tenantId"]
+    alert_id = request.path_params["alertId"]
+    await check_ip(request)
+    if svc.tradingview_networks and not _allowed(request_ip(request), svc.tradingview_networks):
+        raise Problem(
+            403,
+            "This address may not call TradingView webhooks (BAAS_TRADINGVIEW_ALLOWED_IPS).",
+        )
+    alert = await svc.trading.alert(tenant_id, alert_id)
+    expected = str(alert.get("WebhookToken") or "") if alert else ""
+    token_ok = hmac.compare_digest(
+        request.path_params["token"].encode(), (expected or _NO_TOKEN).encode()
+    )
+    if alert is None or not expected or not token_ok:
+        # Unknown tenant, unknown alert or wrong token: one answer, so the URLs cannot be probed.
+        raise await reject_key(request, INVALID_URL)
+    # A valid webhook URL is a successful authentication: it clears the IP's failures, as a
+    # valid API key does.
+    await svc.limits.clear_auth_failures(request_ip(request))
+
+    received_at = datetime.now(UTC)
+
+    async def read() -> list[Submission]:
+        body = await read_body(request, svc.settings.max_body_bytes)
+        signal = to_signal(alert, parse_message(body), tenant_id, received_at)
+        event: dict[str, Any] = dict(signal.event)
+        if signal.target_position is not None:
+            event[TARGET_POSITION] = _plain(signal.target_position)
+        return parse_request(JSON, {}, orjson.dumps(event))
+
+    [result] = await append_commands(
+        request,
+        svc,
+        tenant_id,
+        alert_id,
+        received_at,
+        read,
+        log=svc.webhook_log,
+        revoked=INVALID_URL,
+    )
+    headers = {"Idempotent-Replayed": "true"} if result.duplicate else None
+    return Response(orjson.dumps({"id": result.event_id}), 202, headers=headers, media_type=JSON)
+
+
+def _allowed(ip: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def _plain(number: Decimal) -> str:
+    """Without an exponent: 10, -2.5."""
+    return format(number, "f")

@@ -1,0 +1,328 @@
+"""TradingView alerts through the webhook target, the log and a worker into the paper sandbox."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+
+from baas.settings import Settings
+from gateway.routes.webhooks import TRADINGVIEW_IPS
+from tests.conftest import app_client, new_tenant
+from tests.workers.conftest import now_iso
+
+TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+INVALID = {"detail": "Invalid webhook URL.", "errors": []}
+TOO_MANY = "Too Many Requests: rate limit exceeded. Wait the number of seconds in Retry-After."
+
+
+async def webhook(desk, alert_id: str) -> str:
+    """The path of the alert's WebhookUrl, as GET .../alerts/{alertId} gives it."""
+    response = await desk.client.get(
+        f"/tenants/{desk.tenant.tenant_id}/api/alerts/{alert_id}", headers=desk.headers
+    )
+    assert response.status_code == 200, response.text
+    return urlsplit(response.json()["WebhookUrl"]).path
+
+
+async def fire(desk, path: str, message: dict | str, client=None):
+    client = client or desk.client
+    if isinstance(message, str):
+        return await client.post(path, content=message.encode(), headers=TEXT)
+    return await client.post(path, json=message)
+
+
+async def tradingview_entries(desk) -> list[dict]:
+    return [e for e in await desk.log() if e["source"] == "tradingview"]
+
+
+async def position(desk, symbol: str) -> str | None:
+    account = await desk.account()
+    held = account["positions"].get(symbol)
+    return None if held is None else held["quantity"]
+
+
+def strategy_message(**fields) -> dict:
+    return {
+        "ticker": "AAPL",
+        "action": "buy",
+        "contracts": 1,
+        "position_size": 1,
+        "market_position": "long",
+        "price": 100,
+        "time": now_iso(),
+        "order_id": "Long",
+        **fields,
+    }
+
+
+async def test_a_plain_text_buy_for_an_alert_with_a_fixed_symbol(desk):
+    await desk.alert("fixed", Symbol="AAPL", Quantity=5)
+    await desk.signal(CorrelationId="fixed", Quantity=1, Price=150.0)  # the market is at 150
+    await desk.drain()
+    path = await webhook(desk, "fixed")
+
+    response = await fire(desk, path, "buy")
+    assert response.status_code == 202, response.text
+    signal_id = response.json()["id"]
+    assert signal_id.startswith("tv-")
+    await desk.drain()
+
+    record = await desk.signal_record(signal_id)
+    assert (record["Symbol"], record["Action"], record["Status"]) == ("AAPL", "buy", "filled")
+    assert record["Quantity"] in ("5", "5.0")
+    assert await position(desk, "AAPL") in ("6", "6.0")
+    logged = [
+        fields
+        for _, fields in await desk.store.xrange(desk.keyspace.tenant_log(desk.tenant.tenant_id))
+        if orjson.loads(fields[b"event"])["source"] == "tradingview"
+    ]
+    [fields] = logged
+    event = orjson.loads(fields[b"event"])
+    assert event["id"] == signal_id
+    assert event["type"] == "SubmitSignal"
+    assert event["data"]["CorrelationId"] == "fixed"
+    assert fields[b"key_id"] == b"fixed"  # the alert stands where an API key id would
+
+
+async def test_a_json_message_with_ticker_action_and_price(desk):
+    await desk.alert("multi", Quantity=3)
+    await desk.drain()
+    path = await webhook(desk, "multi")
+    message = {"ticker": "MSFT", "action": "sell", "price": 410.5, "time": now_iso()}
+
+    response = await fire(desk, path, message)
+    assert response.status_code == 202, response.text
+    await desk.drain()
+
+    record = await desk.signal_record(response.json()["id"])
+    assert record["Status"] == "filled"
+    assert record["Fills"][0]["Price"] in ("410.5", "410.50", "410.5000")
+    assert await position(desk, "MSFT") in ("-3", "-3.0")
+
+
+async def test_a_json_message_sent_as_text_plain_is_read_the_same(desk):
+    await desk.alert("multi", Quantity=3)
+    await desk.drain()
+    path = await webhook(desk, "multi")
+    message = orjson.dumps({"ticker": "MSFT", "action": "buy", "price": 400, "time": now_iso()})
+    response = await fire(desk, path, message.decode())
+    assert response.status_code == 202, response.text
+    await desk.drain()
+    assert (await desk.signal_record(response.json()["id"]))["Status"] == "filled"
+
+
+async def test_wrong_token_unknown_alert_and_unknown_tenant_are_the_same_401(desk):
+    await desk.alert("fixed", Symbol="AAPL", Quantity=5)
+    await desk.drain()
+    path = await webhook(desk, "fixed")
+    base, token = path.rsplit("/", 1)
+    tenant_id = desk.tenant.tenant_id
+    for wrong in (
+        f"{base}/{token[:-1]}x",
+        f"{base}/{token}{token}",
+        f"/tenants/{tenant_id}/webhooks/tradingview/nope/{token}",
+        f"/tenants/someone-else/webhooks/tradingview/fixed/{token}",
+    ):
+        response = await fire(desk, wrong, "buy")
+        assert response.status_code == 401, wrong
+        assert response.json() == INVALID
+    assert await tradingview_entries(desk) == []
+
+
+async def test_ten_wrong_tokens_block_the_ip(desk, settings):
+    await desk.alert("fixed", Symbol="AAPL", Quantity=5)
+    await desk.drain()
+    path = await webhook(desk, "fixed")
+    wrong = path[:-4] + "abcd"
+    strict = dataclasses.replace(settings, auth_failure_limit=10)
+    async with app_client(strict, client_ip="10.7.7.7") as client:
+        for _ in range(10):
+            assert (await fire(desk, wrong, "buy", client)).status_code == 401
+        blocked = await fire(desk, path, "buy", client)  # even the right URL
+        assert blocked.status_code == 429
+        assert blocked.json()["detail"] == TOO_MANY
+        assert int(blocked.headers["Retry-After"]) >= 1
+    async with app_client(strict, client_ip="10.7.7.8") as client:
+        assert (await fire(desk, path, "buy", client)).status_code == 202
+
+
+async def test_a_valid_webhook_clears_the_ips_failures(desk, settings):
+    await desk.alert("fixed", Symbol="AAPL", Quantity=5)
+    await desk.drain()
+    path = await webhook(desk, "fixed")
+    strict = dataclasses.replace(settings, auth_failure_limit=3)
+    async with app_client(strict, client_ip="10.7.7.9") as client:
+        for _ in range(2):
+            assert (await fire(desk, path + "x", "buy", client)).status_code == 401
+        assert (await fire(desk, path, "buy", client)).status_code == 202
+        for _ in range(2):
+            assert (await fire(desk, path + "x", "buy", client)).status_code == 401
+        assert (await fire(desk, path, "sell", client)).status_code == 202
+
+
+async def test_a_repeated_alert_is_logged_once_and_answered_the_same(desk):
+    await desk.alert("multi", Quantity=2)
+    await desk.drain()
+    path = await webhook(desk, "multi")
+    message = {"ticker": "AAPL", "action": "buy", "price": 100, "time": now_iso()}
+
+    first = await fire(desk, path, message)
+    again = await fire(desk, path, message)
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(await tradingview_entries(desk)) == 1
+    await desk.drain()
+    assert await position(desk, "AAPL") in ("2", "2.0")
+
+
+async def test_unreplaced_placeholders_are_422_and_count_as_writes(desk, settings):
+    await desk.alert("multi", Quantity=2)
+    await desk.drain()
+    path = await webhook(desk, "multi")
+    body = '{"ticker": "{{ticker}}", "action": "buy", "price": {{close}}}'
+    response = await fire(desk, path, body)
+    assert response.status_code == 422
+    assert {e["path"] for e in response.json()["errors"]} == {"ticker", "price"}
+    assert await tradingview_entries(desk) == []
+
+    # The tenant's writes so far: the ConfigureIndicatorAlert and the refused alert above.
+    tight = dataclasses.replace(settings, tenant_write_limit=3)
+    async with app_client(tight, client_ip="10.3.3.3") as client:
+        assert (await fire(desk, path, body, client)).status_code == 422
+        limited = await fire(desk, path, body, client)
+        assert limited.status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [("hello", 400), ("", 400), ('{"action": "hold"}', 422), ('{"ticker": "AAPL"}', 422)],
+)
+async def test_messages_that_are_not_signals(desk, body, status):
+    await desk.alert("multi", Quantity=2)
+    await desk.drain()
+    response = await fire(desk, await webhook(desk, "multi"), body)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"]
+
+
+async def test_a_body_over_the_limit_is_413(desk, settings):
+    await desk.alert("multi", Quantity=2)
+    await desk.drain()
+    path = await webhook(desk, "multi")
+    small = dataclasses.replace(settings, max_body_bytes=64)
+    async with app_client(small) as client:
+        response = await fire(desk, path, "buy" + " " * 100, client)
+        assert response.status_code == 413
+
+
+async def test_a_disabled_alert_is_accepted_and_its_signal_rejected_with_the_reason(desk):
+    await desk.alert("off", Quantity=1, Enabled=False)
+    await desk.drain()
+    path = await webhook(desk, "off")
+    response = await fire(desk, path, {"ticker": "AAPL", "action": "buy", "price": 100})
+    assert response.status_code == 202
+    await desk.drain()
+    record = await desk.signal_record(response.json()["id"])
+    assert record["Status"] == "rejected"
+    assert record["Reason"] == "alert 'off' is disabled"
+
+
+async def test_a_strategy_going_flat_closes_the_position(desk):
+    await desk.alert("strat", kind="ConfigureStrategyAlert")  # Mode orders
+    await desk.drain()
+    path = await webhook(desk, "strat")
+
+    opened = await fire(desk, path, strategy_message(contracts=5, position_size=5))
+    assert opened.status_code == 202, opened.text
+    await desk.drain()
+    assert await position(desk, "AAPL") in ("5", "5.0")
+
+    flat = strategy_message(
+        action="sell", contracts=5, position_size=0, market_position="flat", price=101
+    )
+    closed = await fire(desk, path, flat)
+    assert closed.status_code == 202, closed.text
+    await desk.drain()
+    assert await position(desk, "AAPL") is None
+    record = await desk.signal_record(closed.json()["id"])
+    assert (record["Action"], record["Status"]) == ("close", "filled")
+
+
+async def test_position_mode_trades_the_difference(desk):
+    await desk.alert("target", kind="ConfigureStrategyAlert", Mode="position")
+    await desk.drain()
+    path = await webhook(desk, "target")
+
+    to_ten = await fire(desk, path, strategy_message(contracts=10, position_size=10))
+    assert to_ten.status_code == 202, to_ten.text
+    [event] = await tradingview_entries(desk)
+    assert event["targetposition"] == "10"
+    await desk.drain()
+    assert await position(desk, "AAPL") in ("10", "10.0")
+    bought = await desk.signal_record(to_ten.json()["id"])
+    assert (bought["Side"], bought["Quantity"]) == ("buy", "10")
+
+    to_four = await fire(
+        desk, path, strategy_message(action="sell", contracts=6, position_size=4, price=101)
+    )
+    assert to_four.status_code == 202, to_four.text
+    await desk.drain()
+    assert await position(desk, "AAPL") in ("4", "4.0")
+    sold = await desk.signal_record(to_four.json()["id"])
+    assert (sold["Side"], sold["Quantity"]) == ("sell", "6")
+
+
+async def test_the_answer_comes_well_within_tradingviews_three_seconds(desk):
+    await desk.alert("fast", Symbol="AAPL", Quantity=1)
+    await desk.drain()
+    path = await webhook(desk, "fast")
+    await fire(desk, path, {"action": "buy", "time": now_iso(-1)})  # warm up
+    times = []
+    for i in range(7):
+        message = {"action": "buy", "price": 100 + i, "time": now_iso()}
+        started = time.perf_counter()
+        response = await fire(desk, path, message)
+        times.append(time.perf_counter() - started)
+        assert response.status_code == 202
+    assert statistics.median(times) < 0.1, times
+    assert max(times) < 1.0, times
+
+
+def _has_allow_list() -> bool:
+    return any(f.name == "tradingview_allowed_ips" for f in dataclasses.fields(Settings))
+
+
+@pytest.mark.skipif(
+    not _has_allow_list(),
+    reason="Settings has no tradingview_allowed_ips field yet (BAAS_TRADINGVIEW_ALLOWED_IPS)",
+)
+async def test_the_allow_list_admits_only_tradingviews_addresses(desk, settings):
+    await desk.alert("fixed", Symbol="AAPL", Quantity=1)
+    await desk.drain()
+    path = await webhook(desk, "fixed")
+    listed = dataclasses.replace(settings, tradingview_allowed_ips=",".join(TRADINGVIEW_IPS))
+    async with app_client(listed, client_ip="10.0.0.1") as client:
+        refused = await fire(desk, path, "buy", client)
+        assert refused.status_code == 403
+        assert "BAAS_TRADINGVIEW_ALLOWED_IPS" in refused.json()["detail"]
+    async with app_client(listed, client_ip=TRADINGVIEW_IPS[0]) as client:
+        assert (await fire(desk, path, "buy", client)).status_code == 202
+    assert [e["data"]["CorrelationId"] for e in await tradingview_entries(desk)] == ["fixed"]
+
+
+async def test_a_webhook_needs_no_api_key_and_ignores_one(desk, store, prefix):
+    await desk.alert("fixed", Symbol="AAPL", Quantity=1)
+    await desk.drain()
+    path = await webhook(desk, "fixed")
+    other = await new_tenant(store, prefix, "other")
+    response = await desk.client.post(
+        path, content=b"buy", headers={**TEXT, "X-Api-Key": other.api_key}
+    )
+    assert response.status_code == 202
