@@ -27,6 +27,8 @@ log = logging.getLogger("baas.worker")
 
 GROUP = "workers"
 Handler = Callable[[str, str, dict[str, Any]], Awaitable[object]]
+GiveUp = Callable[[str, str, dict[str, Any], str], Awaitable[None]]
+MAX_FAILURES = 3
 
 
 class LogConsumer:
@@ -37,12 +39,15 @@ class LogConsumer:
         settings: Settings,
         consumer: str,
         handler: Handler,
+        give_up: GiveUp | None = None,
     ) -> None:
         self.store = store
         self.keys = keyspace
         self.settings = settings
         self.consumer = consumer
         self.handler = handler
+        self.give_up = give_up
+        self.failures: dict[str, int] = {}
         self.streams: dict[str, str] = {}  # stream key → tenant id
         self._next_discovery = 0.0
         self._next_claim = 0.0
@@ -109,6 +114,16 @@ class LogConsumer:
                     break
         return handled
 
+    async def _gave_up(
+        self, tenant_id: str, entry: str, command: dict[str, Any], exc: Exception
+    ) -> bool:
+        """After MAX_FAILURES attempts, record the failure as the command's outcome."""
+        self.failures[entry] = self.failures.get(entry, 0) + 1
+        if self.give_up is None or self.failures[entry] < MAX_FAILURES:
+            return False
+        await self.give_up(tenant_id, entry, command, f"{type(exc).__name__}: {exc}")
+        return True
+
     async def _handle_all(self, stream: str, entries: list[Any]) -> int:
         tenant_id = self.streams[stream]
         done = []
@@ -117,12 +132,14 @@ class LogConsumer:
                 done.append(entry_id)
                 continue
             entry = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            command = orjson.loads(fields[b"event"])
             try:
-                await self.handler(tenant_id, entry, orjson.loads(fields[b"event"]))
-            except Exception:
-                # Left pending: another attempt comes through XAUTOCLAIM.
+                await self.handler(tenant_id, entry, command)
+            except Exception as exc:
                 log.exception("handling failed", extra={"tenant_id": tenant_id, "entry": entry})
-                continue
+                if not await self._gave_up(tenant_id, entry, command, exc):
+                    continue  # left pending: another attempt comes through XAUTOCLAIM
+            self.failures.pop(entry, None)
             done.append(entry_id)
         if done:
             await self.store.xack(stream, GROUP, *done)

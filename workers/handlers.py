@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from baas.core.trading import configuration
+from baas.core.trading import configuration, events
 from baas.core.trading.events import DomainEvent
 from baas.core.trading.readmodel import ReadModel, evolve
 from baas.core.trading.signals import SignalPolicy, decide_signal
@@ -65,6 +65,47 @@ class CommandHandler:
             # Another worker recorded a decision for this tenant meanwhile: decide again.
             await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise RuntimeError(f"{entry_id}: still conflicting after {MAX_ATTEMPTS} attempts")
+
+    async def give_up(
+        self, tenant_id: str, entry_id: str, command: dict[str, Any], error: str
+    ) -> None:
+        """Record that a command could not be handled, so that it still has an outcome: a
+        signal is rejected with the reason; another command gets a CommandFailed event."""
+        now = self.clock()
+        data = command.get("data") or {}
+        reason = f"internal error while handling the command: {error}"
+        for _ in range(MAX_ATTEMPTS):
+            version, model = await self.trading.load(tenant_id, signals=[str(data.get("Id", ""))])
+            if (
+                command.get("type") == SUBMIT_SIGNAL
+                and data.get("Id")
+                and data["Id"] not in model.signals
+            ):
+                outcome = DomainEvent(
+                    events.SIGNAL_REJECTED,
+                    data["Id"],
+                    now,
+                    {
+                        "SignalId": data["Id"],
+                        "AlertId": data.get("CorrelationId"),
+                        "Symbol": data.get("Symbol"),
+                        "Action": data.get("Data"),
+                        "Reason": reason,
+                    },
+                )
+            else:
+                outcome = DomainEvent(
+                    events.COMMAND_FAILED,
+                    str(command.get("id")),
+                    now,
+                    {"CommandType": command.get("type"), "Reason": reason},
+                )
+            evolve(model, outcome)
+            result = await self.trading.record(
+                tenant_id, entry_id, version, entry_id, [outcome], model, now
+            )
+            if result is not Recorded.CONFLICT:
+                return
 
     async def _decide(
         self, tenant_id: str, command: dict[str, Any], now: datetime

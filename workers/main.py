@@ -71,7 +71,9 @@ def build_worker(settings: Settings) -> Worker:
             limit_order_ttl=timedelta(seconds=settings.paper_limit_order_ttl_seconds)
         )
         handler = CommandHandler(trading, policy)
-        consumer = LogConsumer(store, keyspace, settings, consumer_name(settings), handler.handle)
+        consumer = LogConsumer(
+            store, keyspace, settings, consumer_name(settings), handler.handle, handler.give_up
+        )
         ctx.update(store=store, keyspace=keyspace, trading=trading)
         ctx["consumer_task"] = asyncio.create_task(consumer.run(stop))
         log.info("worker started", extra={"worker_index": settings.worker_index})

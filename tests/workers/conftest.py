@@ -110,7 +110,7 @@ class Desk:
 def make_consumer(store: Any, keyspace: Keyspace, settings: Any, name: str = "w1") -> LogConsumer:
     trading = TradingStore(store, keyspace)
     handler = CommandHandler(trading, SignalPolicy())
-    consumer = LogConsumer(store, keyspace, settings, name, handler.handle)
+    consumer = LogConsumer(store, keyspace, settings, name, handler.handle, handler.give_up)
     return consumer
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tests.workers.conftest import now_iso
 
 
@@ -95,3 +97,24 @@ async def test_outcomes_are_in_the_log(desk):
     assert types == ["SignalAccepted", "OrderSubmitted", "OrderFilled"]
     filled = next(e for e in outcomes if e["type"] == "OrderFilled")
     assert set(filled["data"]) >= {"Quantity", "Price", "Commission", "BrokerOrderId", "FillId"}
+
+
+async def test_a_command_that_keeps_failing_still_gets_an_outcome(desk, monkeypatch):
+    await desk.alert()
+    signal_id = await desk.signal()
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(desk.consumer, "handler", broken)
+    for _ in range(3):
+        await desk.consumer.claim_abandoned()
+        await desk.consumer.step()
+        desk.consumer._next_claim = 0
+        # Make the failed entries claimable again at once.
+        desk.consumer.settings = dataclasses.replace(
+            desk.consumer.settings, worker_claim_idle_seconds=0
+        )
+    record = await desk.signal_record(signal_id)
+    assert record["Status"] == "rejected"
+    assert record["Reason"] == "internal error while handling the command: RuntimeError: boom"

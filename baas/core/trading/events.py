@@ -25,6 +25,7 @@ ORDER_FILLED = "OrderFilled"
 ORDER_REJECTED = "OrderRejected"
 ORDER_CANCELLED = "OrderCancelled"
 PRICE_OBSERVED = "PriceObserved"
+COMMAND_FAILED = "CommandFailed"
 
 OUTCOMES = frozenset(
     {
@@ -38,6 +39,7 @@ OUTCOMES = frozenset(
         ORDER_REJECTED,
         ORDER_CANCELLED,
         PRICE_OBSERVED,
+        COMMAND_FAILED,
     }
 )
 SOURCE = "worker"
