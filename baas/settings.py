@@ -87,6 +87,32 @@ class Settings:
     paper_limit_order_ttl_seconds: int = _setting(
         86400, "Time in force of paper limit orders: unfilled after this, they are cancelled."
     )
+    # Interactive Brokers
+    ibkr_reconnect_initial_seconds: float = _setting(
+        1.0, "First wait before reconnecting to IB Gateway; doubles on each failure, with jitter."
+    )
+    ibkr_reconnect_max_seconds: float = _setting(
+        60.0, "Longest wait between two reconnect attempts to IB Gateway."
+    )
+    ibkr_connect_timeout_seconds: float = _setting(
+        10.0, "Time-out of one connection attempt (handshake and initial synchronisation)."
+    )
+    ibkr_heartbeat_seconds: float = _setting(
+        30.0, "How often an idle IB connection asks IB Gateway for the time (0: never)."
+    )
+    ibkr_heartbeat_timeout_seconds: float = _setting(
+        10.0, "An unanswered heartbeat after this long drops the connection, which then reconnects."
+    )
+    ibkr_request_timeout_seconds: float = _setting(
+        10.0, "Longest wait for IB to answer a request (orders, executions, contracts, positions)."
+    )
+    ibkr_commission_wait_seconds: float = _setting(
+        5.0, "How long a fill waits for its commission report before it is recorded without one."
+    )
+    ibkr_reconcile_seconds: int = _setting(
+        180,
+        "How often each worker asks IB for executions, so a fill missed while away is recorded.",
+    )
     # Ledger
     ledger_key_limit: int = _setting(
         60, "Requests per ledger API key (Authorization: Bearer fq_live_…) per window."

@@ -26,6 +26,7 @@ from baas.store.trading import TradingStore
 from gateway import openapi
 from gateway.client_ip import parse_networks
 from gateway.errors import HANDLERS
+from gateway.ledger import LEDGER_ROUTES
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from gateway.routes import operations, reads, schemas, trading, webhooks
 from gateway.services import Services
@@ -62,6 +63,7 @@ ROUTES = [
     Route("/readyz", operations.readyz, methods=["GET"]),
     Route("/metrics", operations.metrics, methods=["GET"]),
     Route("/openapi.json", openapi_document, methods=["GET"]),
+    *LEDGER_ROUTES,
 ]
 
 

@@ -44,7 +44,6 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
-
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
         # Label lookups cost more than the increments: keep the children.
         key = (method, route, status)

@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
+from gateway.ledger.openapi import LEDGER_OPERATIONS, LEDGER_SECURITY_SCHEMES
+
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 TENANT_PARAM = {
     "name": "tenantId",
@@ -343,10 +345,14 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {"200": {"description": "OpenAPI 3.1."}},
     },
     **_READS,
+    **LEDGER_OPERATIONS,
 }
 
 COMPONENTS = {
-    "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
+    "securitySchemes": {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+        **LEDGER_SECURITY_SCHEMES,
+    },
     "schemas": {
         "Problem": {
             "type": "object",

@@ -81,9 +81,11 @@ class LogConsumer:
             count=self.settings.worker_batch,
             block=self.settings.worker_block_ms,
         )
-        for stream, entries in replies or []:
-            handled += await self._handle_all(stream.decode(), entries)
-        return handled
+        # Tenants side by side: a broker that keeps one tenant waiting does not hold the others.
+        counts = await asyncio.gather(
+            *(self._handle_all(stream.decode(), entries) for stream, entries in replies or [])
+        )
+        return handled + sum(counts)
 
     async def discover(self) -> None:
         for raw in await self.store.hkeys(self.keys.tenants):

@@ -20,6 +20,7 @@ from baas.core.trading.events import DomainEvent
 from baas.core.trading.readmodel import ReadModel, evolve
 from baas.core.trading.signals import SignalPolicy, decide_signal
 from baas.store.trading import Recorded, TradingStore
+from workers.brokers import BrokerRegistry
 
 log = logging.getLogger("baas.worker")
 
@@ -41,10 +42,12 @@ class CommandHandler:
         trading: TradingStore,
         policy: SignalPolicy,
         clock: Callable[[], datetime] = _utcnow,
+        brokers: BrokerRegistry | None = None,
     ) -> None:
         self.trading = trading
         self.policy = policy
         self.clock = clock
+        self.brokers = brokers
 
     async def handle(
         self, tenant_id: str, entry_id: str, command: dict[str, Any]
@@ -59,12 +62,39 @@ class CommandHandler:
                 tenant_id, entry_id, version, entry_id, outcomes, model, now
             )
             if result is Recorded.OK:
+                await self._send_to_brokers(tenant_id, model, outcomes)
                 return outcomes
             if result is Recorded.HANDLED:
+                await self._resend_unfinished(tenant_id, command)
                 return None
             # Another worker recorded a decision for this tenant meanwhile: decide again.
             await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise RuntimeError(f"{entry_id}: still conflicting after {MAX_ATTEMPTS} attempts")
+
+    async def _send_to_brokers(
+        self, tenant_id: str, model: ReadModel, outcomes: list[DomainEvent]
+    ) -> None:
+        """Accepted signals for brokers outside the sandbox go to them now, after the acceptance
+        is recorded and before the command is acknowledged: a crash in between sends it again,
+        and the broker adapter never places a second order for one signal."""
+        for outcome in outcomes:
+            if outcome.type != events.SIGNAL_ACCEPTED:
+                continue
+            broker = model.broker(outcome.data["BrokerId"]) or {}
+            if broker.get("Kind") == "ibkr" and self.brokers is not None:
+                await self.brokers.submit(tenant_id, broker, outcome.data)
+
+    async def _resend_unfinished(self, tenant_id: str, command: dict[str, Any]) -> None:
+        if command.get("type") != SUBMIT_SIGNAL or self.brokers is None:
+            return
+        signal_id = (command.get("data") or {}).get("Id")
+        _, model = await self.trading.load(tenant_id, signals=[signal_id])
+        record = model.signals.get(signal_id)
+        if record is None or record["Status"] not in ("accepted", "submitted", "partially_filled"):
+            return
+        broker = model.broker(record.get("BrokerId") or "") or {}
+        if broker.get("Kind") == "ibkr":
+            await self.brokers.submit(tenant_id, broker, record)
 
     async def give_up(
         self, tenant_id: str, entry_id: str, command: dict[str, Any], error: str
@@ -116,6 +146,11 @@ class CommandHandler:
             version, model = await self.trading.load(
                 tenant_id, alerts=[data["CorrelationId"]], signals=[data["Id"]]
             )
+            if self.brokers is not None:
+                for broker_id in model.brokers:
+                    equity = self.brokers.equity(tenant_id, broker_id)
+                    if equity is not None:
+                        model.external_equity[broker_id] = equity
             event_time = datetime.fromisoformat(command["time"])
             target = _decimal(command.get("targetposition"))
             return version, model, decide_signal(data, event_time, target, model, now, self.policy)

@@ -1,7 +1,8 @@
 """The worker process: an arq worker whose startup launches the log consumer.
 
 The hot path (commands on the tenants' logs) does not go through arq's queue, which polls; arq
-runs the lifecycle and the scheduled work: expiring paper limit orders.
+runs the lifecycle and the scheduled work: expiring paper limit orders, reconciling brokers'
+executions.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from baas.core.trading.signals import SignalPolicy, decide_expiry
 from baas.settings import Settings
 from baas.store.connection import load_functions, open_store, store_url
 from baas.store.trading import Recorded, TradingStore
+from workers.brokers import BrokerRegistry
 from workers.consumer import LogConsumer
 from workers.handlers import CommandHandler
 
@@ -54,6 +56,16 @@ async def expire_paper_orders(ctx: dict[str, Any]) -> int:
     return expired
 
 
+async def reconcile_brokers(ctx: dict[str, Any]) -> int:
+    """Executions the brokers made while this worker was not listening reach the log."""
+    return await ctx["brokers"].reconcile()
+
+
+def every_minutes(seconds: int) -> set[int]:
+    step = max(1, round(seconds / 60))
+    return set(range(0, 60, step))
+
+
 def consumer_name(settings: Settings) -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{settings.worker_index}"
 
@@ -70,26 +82,35 @@ def build_worker(settings: Settings) -> Worker:
         policy = SignalPolicy(
             limit_order_ttl=timedelta(seconds=settings.paper_limit_order_ttl_seconds)
         )
-        handler = CommandHandler(trading, policy)
-        consumer = LogConsumer(
-            store, keyspace, settings, consumer_name(settings), handler.handle, handler.give_up
-        )
-        ctx.update(store=store, keyspace=keyspace, trading=trading)
-        ctx["consumer_task"] = asyncio.create_task(consumer.run(stop))
+        name = consumer_name(settings)
+        brokers = BrokerRegistry(store, keyspace, trading, settings, name)
+        handler = CommandHandler(trading, policy, brokers=brokers)
+        consumer = LogConsumer(store, keyspace, settings, name, handler.handle, handler.give_up)
+        ctx.update(store=store, keyspace=keyspace, trading=trading, brokers=brokers)
+        ctx["tasks"] = [
+            asyncio.create_task(consumer.run(stop)),
+            asyncio.create_task(brokers.run_status_publisher(stop)),
+        ]
         log.info("worker started", extra={"worker_index": settings.worker_index})
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         stop.set()
-        task = ctx.get("consumer_task")
-        if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+        for task in ctx.get("tasks", []):
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, settings.worker_block_ms / 1000 + 5)
+        if "brokers" in ctx:
+            await ctx["brokers"].stop()
         if "store" in ctx:
             await ctx["store"].aclose()
 
     return Worker(
         functions=[],
-        cron_jobs=[cron(expire_paper_orders, second=set(range(0, 60, 10)), run_at_startup=False)],
+        cron_jobs=[
+            cron(expire_paper_orders, second=set(range(0, 60, 10)), run_at_startup=False),
+            cron(
+                reconcile_brokers, minute=every_minutes(settings.ibkr_reconcile_seconds), second=30
+            ),
+        ],
         redis_settings=RedisSettings.from_dsn(url),
         queue_name=f"{settings.key_prefix}:arq:queue",
         on_startup=on_startup,

@@ -94,6 +94,7 @@ async def keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from baas.store.ledger import rebuild_ledger
     from workers.rebuild import rebuild as rebuild_models
 
     keyspace = Keyspace(settings.key_prefix)
@@ -104,6 +105,8 @@ async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
             else [t.tenant_id for t in await TenantRegistry(store, keyspace).list_tenants()]
         )
         counts = await rebuild_models(store, keyspace, tenants)
+        for tenant_id in tenants:
+            await rebuild_ledger(store, keyspace, tenant_id)
     for tenant_id, read in counts.items():
         print(f"{tenant_id}: rebuilt from {read} log entries")
     return 0

@@ -51,6 +51,10 @@ class Keyspace:
         """Sorted set: signal ids by the time they were recorded (ms), for listing."""
         return f"{self.prefix}:{{t:{tenant_id}}}:rm:signals-by-time"
 
+    def broker_status(self, tenant_id: str, broker_id: str) -> str:
+        """Hash with TTL: worker → its connection status to the broker (IBKR), as JSON."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:broker-status:{broker_id}"
+
     def handled(self, tenant_id: str) -> str:
         """Hash: commands whose outcomes are recorded (stream entry id → 1)."""
         return f"{self.prefix}:{{t:{tenant_id}}}:handled"
@@ -63,6 +67,79 @@ class Keyspace:
         """String with TTL: the 202 answer of an already appended (source, id)."""
         digest = hashlib.sha256(f"{source}\x00{event_id}".encode()).hexdigest()[:40]
         return f"{self.prefix}:{{t:{tenant_id}}}:seen:{digest}"
+
+    # Ledger (strategies, their keys and projections; every strategy belongs to one tenant)
+    @property
+    def strategy_index(self) -> str:
+        """Hash: strategy id → tenant id (the /api/v1 paths name only the strategy)."""
+        return f"{self.prefix}:{{g}}:strategy-index"
+
+    @property
+    def ledger_key_index(self) -> str:
+        """Hash: SHA-256 hex digest of a ledger key → JSON (tenant, strategy, key id, digest)."""
+        return f"{self.prefix}:{{g}}:ledger-key-index"
+
+    def strategies(self, tenant_id: str) -> str:
+        """Hash: strategy id → strategy record (JSON)."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:ledger:strategies"
+
+    def default_strategy(self, tenant_id: str) -> str:
+        """String: the id of the tenant's default strategy (created on first need)."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:ledger:default-strategy"
+
+    def _strategy(self, tenant_id: str, strategy_id: str, name: str) -> str:
+        return f"{self.prefix}:{{t:{tenant_id}}}:ledger:s:{strategy_id}:{name}"
+
+    def strategy_keys(self, tenant_id: str, strategy_id: str) -> str:
+        """Hash: key id → metadata of the strategy's active ledger keys (JSON, with the digest)."""
+        return self._strategy(tenant_id, strategy_id, "keys")
+
+    def strategy_revoked_keys(self, tenant_id: str, strategy_id: str) -> str:
+        """Hash: key id → metadata of the strategy's revoked ledger keys."""
+        return self._strategy(tenant_id, strategy_id, "keys-revoked")
+
+    def ledger_state(self, tenant_id: str, strategy_id: str) -> str:
+        """Hash: ``version`` (events applied) and ``state`` (the projection, JSON)."""
+        return self._strategy(tenant_id, strategy_id, "state")
+
+    def ledger_history(self, tenant_id: str, strategy_id: str) -> str:
+        """List: the strategy's ledger events (as in the log), in the order they were recorded."""
+        return self._strategy(tenant_id, strategy_id, "history")
+
+    def ledger_order_ids(self, tenant_id: str, strategy_id: str) -> str:
+        """Hash: external_order_id → the order recorded under it (JSON), for idempotency."""
+        return self._strategy(tenant_id, strategy_id, "order-ids")
+
+    def ledger_cash_ids(self, tenant_id: str, strategy_id: str) -> str:
+        """Hash: external_id → the cash event recorded under it (JSON), for idempotency."""
+        return self._strategy(tenant_id, strategy_id, "cash-ids")
+
+    def ledger_reconciliation(self, tenant_id: str, strategy_id: str) -> str:
+        """List: reconciliation entries logged by position snapshots (JSON)."""
+        return self._strategy(tenant_id, strategy_id, "reconciliation")
+
+    def ledger_key_window(self, tenant_id: str, key_id: str) -> str:
+        """Sorted set: a ledger key's recent requests (sliding-window limiter)."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:ledger:rl:{key_id}"
+
+    # Prices (tenant-independent; one hash tag per symbol)
+    def price_closes(self, symbol: str) -> str:
+        """Hash: ISO date → daily close (decimal string) of one symbol."""
+        return f"{self.prefix}:{{px:{symbol}}}:closes"
+
+    def price_latest(self, symbol: str) -> str:
+        """String: ``<date> <close>`` of the symbol's latest close known."""
+        return f"{self.prefix}:{{px:{symbol}}}:latest"
+
+    @property
+    def price_generation(self) -> str:
+        """Counter: bumped after every write of closes (NAV caches are keyed by it)."""
+        return f"{self.prefix}:{{g}}:price-generation"
+
+    @property
+    def price_symbols(self) -> str:
+        """Set: every symbol with closes in the store."""
+        return f"{self.prefix}:{{g}}:price-symbols"
 
     # Per client IP
     def ip_request_window(self, ip: str) -> str:

@@ -146,3 +146,111 @@ local function commit(keys, args)
 end
 
 redis.register_function('baas_commit', commit)
+
+-- The ledger ------------------------------------------------------------------------------------
+
+-- A request with a ledger API key: the key must still be active, then its sliding window counts.
+-- KEYS: the key's window, the strategy's active keys; ARGV: key id, limit, window ms, member
+-- → {'ok'} | {'revoked'} | {'limited', wait ms}
+local function ledger_key_gate(keys, args)
+  if redis.call('HEXISTS', keys[2], args[1]) == 0 then
+    return {'revoked'}
+  end
+  local now = now_ms()
+  local window = tonumber(args[3])
+  local wait = wait_ms(keys[1], tonumber(args[2]), window, now)
+  if wait > 0 then
+    return {'limited', wait}
+  end
+  record(keys[1], window, now, args[4])
+  return {'ok'}
+end
+
+-- A strategy created, with its event in the log; a tenant's default strategy only once.
+-- KEYS: log, strategies hash, default-strategy key
+-- ARGV: strategy id, record, event, received_at, '1' for the default strategy else '0'
+-- → {'created', id} | {'exists', id of the default strategy already there}
+local function ledger_strategy(keys, args)
+  if args[5] == '1' then
+    local existing = redis.call('GET', keys[3])
+    if existing then
+      return {'exists', existing}
+    end
+    redis.call('SET', keys[3], args[1])
+  end
+  redis.call('HSET', keys[2], args[1], args[2])
+  redis.call('XADD', keys[1], '*', 'event', args[3], 'received_at', args[4])
+  return {'created', args[1]}
+end
+
+-- Ledger events recorded with the projection they lead to and their idempotency records, all or
+-- nothing. Refused if the key was revoked meanwhile, or if another write was recorded for the
+-- strategy since this one read its state (the caller reads again and retries).
+-- KEYS: log, state hash, history list, the strategy's active keys, then hashes and lists that
+--       the writes below name by position
+-- ARGV: key id ('' when no key sent it), expected version, received_at, client ip, new state,
+--       n events, events..., n hash writes, (position, field, value)...,
+--       n list pushes, (position, value)...
+-- → 'ok' | 'conflict' | 'revoked'
+local function ledger_commit(keys, args)
+  local key_id = args[1]
+  if key_id ~= '' and redis.call('HEXISTS', keys[4], key_id) == 0 then
+    return 'revoked'
+  end
+  local version = tonumber(redis.call('HGET', keys[2], 'version') or '0')
+  if version ~= tonumber(args[2]) then
+    return 'conflict'
+  end
+  local n = tonumber(args[6])
+  local i = 7
+  for _ = 1, n do
+    if key_id ~= '' then
+      redis.call('XADD', keys[1], '*', 'event', args[i], 'received_at', args[3], 'ip', args[4],
+        'key_id', key_id)
+    else
+      redis.call('XADD', keys[1], '*', 'event', args[i], 'received_at', args[3])
+    end
+    redis.call('RPUSH', keys[3], args[i])
+    i = i + 1
+  end
+  local writes = tonumber(args[i])
+  i = i + 1
+  for _ = 1, writes do
+    redis.call('HSET', keys[tonumber(args[i])], args[i + 1], args[i + 2])
+    i = i + 3
+  end
+  local pushes = tonumber(args[i])
+  i = i + 1
+  for _ = 1, pushes do
+    redis.call('RPUSH', keys[tonumber(args[i])], args[i + 1])
+    i = i + 2
+  end
+  redis.call('HSET', keys[2], 'version', version + n, 'state', args[5])
+  return 'ok'
+end
+
+-- Daily closes of one symbol; the latest close is kept beside them for cheap marks.
+-- KEYS: closes hash, latest key; ARGV: date, close, date, close, ... (dates YYYY-MM-DD)
+-- → the number of dates that had no close before
+local function prices_put(keys, args)
+  local added = 0
+  local latest = redis.call('GET', keys[2])
+  local best_date = latest and string.sub(latest, 1, 10) or ''
+  local best_close = nil
+  for i = 1, #args, 2 do
+    added = added + redis.call('HSET', keys[1], args[i], args[i + 1])
+    if args[i] >= best_date then
+      best_date = args[i]
+      best_close = args[i + 1]
+    end
+  end
+  if best_close then
+    redis.call('SET', keys[2], best_date .. ' ' .. best_close)
+  end
+  return added
+end
+
+redis.register_function('baas_ledger_key_gate', ledger_key_gate)
+redis.register_function('baas_ledger_strategy', ledger_strategy)
+redis.register_function('baas_ledger_commit', ledger_commit)
+redis.register_function('baas_prices_put', prices_put)

@@ -104,6 +104,11 @@ class TradingStore:
         raw = await self.store.hget(self._hash(tenant_id, kind), key)
         return orjson.loads(raw) if raw else None
 
+    async def broker_connections(self, tenant_id: str, broker_id: str) -> list[dict[str, Any]]:
+        """What each worker last reported of its connection to the broker (IBKR)."""
+        rows = await self.store.hgetall(self.keys.broker_status(tenant_id, broker_id))
+        return [orjson.loads(v) for _, v in sorted(rows.items())]
+
     async def signal_page(
         self, tenant_id: str, cursor: str | None, limit: int, keep: Any
     ) -> SignalPage:

@@ -183,7 +183,12 @@ async def list_brokers(request: Request) -> Response:
     records = await services(request).trading.records(tenant_id, BROKERS)
     if DEFAULT_BROKER_ID not in records:
         records[DEFAULT_BROKER_ID] = DEFAULT_PAPER_BROKER
-    brokers = [_broker_view(records[key]) for key in sorted(records)]
+    trading = services(request).trading
+    brokers = [
+        _broker_view(records[key], await trading.broker_connections(tenant_id, key))
+        for key in sorted(records)
+        if not records[key].get("Removed")
+    ]
     return _json({"brokers": [b for b in brokers if b is not None]})
 
 
@@ -194,7 +199,8 @@ async def get_broker(request: Request) -> Response:
     broker = await _broker(request, tenant_id, broker_id)
     if broker is None:
         raise _no_broker(broker_id)
-    view = _broker_view(broker)
+    connections = await services(request).trading.broker_connections(tenant_id, broker_id)
+    view = _broker_view(broker, connections)
     assert view is not None
     return _json(view)
 
@@ -207,14 +213,20 @@ async def _broker(request: Request, tenant_id: str, broker_id: str) -> dict[str,
     return None if record.get("Removed") else record
 
 
-def _broker_view(broker: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The broker as shown: no tombstones, no secrets, with its status."""
+def _broker_view(
+    broker: Mapping[str, Any], connections: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The broker as shown: no tombstones, no secrets, with its status. Paper is simulated
+    here: always connected. An IBKR broker shows each worker's connection (connected,
+    accounts, server version, last error, last connect time); null until a worker reports."""
     if broker.get("Removed"):
         return None
     view = _present(_without_secrets(broker))
-    # Paper is simulated here: always connected. Other kinds: null until their connection
-    # reports (the IBKR connection fills it in).
-    view["Status"] = {"Connected": True if broker.get("Kind") == "paper" else None}
+    if broker.get("Kind") == "paper":
+        view["Status"] = {"Connected": True}
+    else:
+        connected = any(c.get("connected") for c in connections) if connections else None
+        view["Status"] = {"Connected": connected, "Connections": connections}
     return view
 
 

@@ -205,9 +205,13 @@ def _summary(latencies: list[float], errors: int, seconds: float, tool: str) -> 
 
 
 @contextlib.contextmanager
-def process(argv: list[str], env: dict[str, str], ready_url: str | None, cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    argv: list[str], env: dict[str, str], ready_url: str | None, cwd: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """A child process for the length of the block; ready when ``ready_url`` answers at all."""
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while ready_url is not None:

@@ -47,25 +47,42 @@ def _signal(tenant_id: str, signal_id: str) -> dict[str, Any]:
         "type": "SubmitSignal",
         "source": "bench",
         "data": {
-            "CorrelationId": "bench-alert", "Id": signal_id, "BrokerId": "paper", "Symbol": "AAPL",
-            "Date": now, "Data": "buy" if hash(signal_id) % 2 else "sell", "Quantity": 1,
-            "Price": 100.0, "OrderType": "MKT", "InstrumentType": "STK",
+            "CorrelationId": "bench-alert",
+            "Id": signal_id,
+            "BrokerId": "paper",
+            "Symbol": "AAPL",
+            "Date": now,
+            "Data": "buy" if hash(signal_id) % 2 else "sell",
+            "Quantity": 1,
+            "Price": 100.0,
+            "OrderType": "MKT",
+            "InstrumentType": "STK",
         },
     }
 
 
-async def _stream_path(base: str, tenant_id: str, api_key: str, url: str, prefix: str, rate: int, seconds: float) -> tuple[float, float, int]:
+async def _stream_path(
+    base: str, tenant_id: str, api_key: str, url: str, prefix: str, rate: int, seconds: float
+) -> tuple[float, float, int]:
     headers = {"X-Api-Key": api_key}
     path = f"/tenants/{tenant_id}/api/trading"
     accepted: dict[str, float] = {}
     async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=64)) as client:
-        config = {"id": f"cfg-{rate}", "type": "ConfigureIndicatorAlert", "source": "bench",
-                  "data": {"AlertId": "bench-alert", "BrokerId": "paper", "MaxSignalAgeSeconds": 3600}}
+        config = {
+            "id": f"cfg-{rate}",
+            "type": "ConfigureIndicatorAlert",
+            "source": "bench",
+            "data": {"AlertId": "bench-alert", "BrokerId": "paper", "MaxSignalAgeSeconds": 3600},
+        }
         await client.post(path, json=config, headers=headers)
         await asyncio.sleep(1)
 
         async def one(signal_id: str) -> None:
-            r = await client.post(path, content=orjson.dumps(_signal(tenant_id, signal_id)), headers={**headers, "Content-Type": "application/json"})
+            r = await client.post(
+                path,
+                content=orjson.dumps(_signal(tenant_id, signal_id)),
+                headers={**headers, "Content-Type": "application/json"},
+            )
             if r.status_code == 202:
                 accepted[signal_id] = time.time()
 
@@ -89,7 +106,9 @@ async def _stream_path(base: str, tenant_id: str, api_key: str, url: str, prefix
                 decided[event["subject"]] = datetime.fromisoformat(event["time"]).timestamp()
             elif event["type"] == "SubmitSignal" and event["id"] in accepted:
                 # The gateway's receipt, just before the append and the 202: a conservative start.
-                received[event["id"]] = datetime.fromisoformat(fields[b"received_at"].decode()).timestamp()
+                received[event["id"]] = datetime.fromisoformat(
+                    fields[b"received_at"].decode()
+                ).timestamp()
         await asyncio.sleep(0.5)
     await store.aclose()
     latencies = [(decided[s] - received[s]) * 1000 for s in decided if s in received]
@@ -138,19 +157,43 @@ def run(seconds: float = 5.0, rates: tuple[int, ...] = (100, 500)) -> None:
         }
         base = f"http://127.0.0.1:{port}"
         rows = []
-        with process([sys.executable, "-m", "baas.cli.main", "gateway"], env, f"{base}/healthz", REPO), \
-             process([sys.executable, "-m", "baas.cli.main", "worker"], env, None, REPO):
+        with (
+            process(
+                [sys.executable, "-m", "baas.cli.main", "gateway"], env, f"{base}/healthz", REPO
+            ),
+            process([sys.executable, "-m", "baas.cli.main", "worker"], env, None, REPO),
+        ):
             for rate in rates:
-                rows.append(("stream consumer (ours)", rate, *asyncio.run(_stream_path(base, tenant_id, api_key, url, prefix, rate, seconds))))
-        with process([sys.executable, "-m", "tests.bench.arq_baseline", url, prefix], env, None, REPO):
+                rows.append(
+                    (
+                        "stream consumer (ours)",
+                        rate,
+                        *asyncio.run(
+                            _stream_path(base, tenant_id, api_key, url, prefix, rate, seconds)
+                        ),
+                    )
+                )
+        with process(
+            [sys.executable, "-m", "tests.bench.arq_baseline", url, prefix], env, None, REPO
+        ):
             time.sleep(1)
             for rate in rates:
-                rows.append(("arq queue (defaults)", rate, *asyncio.run(_arq_path(url, prefix, rate, seconds))))
+                rows.append(
+                    (
+                        "arq queue (defaults)",
+                        rate,
+                        *asyncio.run(_arq_path(url, prefix, rate, seconds)),
+                    )
+                )
         cleanup = __import__("redis").Redis.from_url(url)
         for key in cleanup.scan_iter(match=f"{prefix}:*", count=1000):
             cleanup.delete(key)
         cleanup.close()
-    print(f"\nWorkers: time from the 202 to the paper broker receiving the order ({seconds:.0f} s per rate)")
+    print(
+        f"\nWorkers: time from the 202 to the paper broker receiving the order ({seconds:.0f} s per rate)"
+    )
     for name, rate, p50, p99, n in rows:
-        print(f"  {name:<24} {rate:>4} signals/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   ({n} signals)")
+        print(
+            f"  {name:<24} {rate:>4} signals/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   ({n} signals)"
+        )
     print("  goal: p99 < 10 ms at 100 signals/s (stream consumer)")

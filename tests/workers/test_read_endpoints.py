@@ -196,7 +196,10 @@ async def test_brokers_list_the_default_paper_broker_and_configured_ones(desk):
     brokers = {b["BrokerId"]: b for b in (await ok(desk, "/api/brokers"))["brokers"]}
     assert set(brokers) == {"paper", "ibkr-main", "sandbox"}
     assert brokers["ibkr-main"]["Port"] == 4002
-    assert brokers["ibkr-main"]["Status"] == {"Connected": None}
+    assert brokers["ibkr-main"]["Status"] == {
+        "Connected": None,
+        "Connections": [],
+    }  # no worker reported yet
     assert brokers["sandbox"]["StartingCash"] == 5000
     assert (await ok(desk, "/api/brokers/ibkr-main"))["Host"] == "127.0.0.1"
     assert (await ok(desk, "/api/brokers/paper"))["Status"] == {"Connected": True}

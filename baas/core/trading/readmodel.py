@@ -49,6 +49,8 @@ class ReadModel:
     accounts: dict[str, PaperAccount] = field(default_factory=dict)
     signals: dict[str, dict[str, Any]] = field(default_factory=dict)
     removed_brokers: set[str] = field(default_factory=set)
+    # Equity that brokers outside the sandbox report (IBKR net liquidation), for risk sizing.
+    external_equity: dict[str, Decimal] = field(default_factory=dict)
     dirty: set[tuple[str, str]] = field(default_factory=set)
 
     def broker(self, broker_id: str) -> dict[str, Any] | None:

@@ -41,7 +41,8 @@ from baas.core.trading.paper import (
 )
 from baas.core.trading.readmodel import ReadModel, evolve
 
-TRADABLE_KINDS = frozenset({"paper"})
+TRADABLE_KINDS = frozenset({"paper", "ibkr"})
+PAPER = "paper"
 _UNITS = {"STK": Decimal(1), "Options": Decimal(1), "Forex": Decimal(1), "Crypto": Decimal("1e-8")}
 
 
@@ -86,6 +87,12 @@ def decide_signal(
                 "which this gateway cannot trade yet"
             )
         broker_id = broker["BrokerId"]
+        if broker["Kind"] != PAPER:
+            summary.update(
+                _external_order(data, alert, model, broker_id, event_time, target_position)
+            )
+            record(ev.DomainEvent(ev.SIGNAL_ACCEPTED, signal_id, now, summary))
+            return recorded
         # A market signal's Price is what the market trades at; a limit signal's is its limit.
         price = _decimal(data.get("Price")) if data["OrderType"] == "MKT" else None
         if price is not None and price > 0:
@@ -121,6 +128,36 @@ def decide_signal(
         if not isinstance(outcome, Resting):
             record(_order_event(outcome, broker_id, model, now))
     return recorded
+
+
+def _external_order(
+    data: dict[str, Any],
+    alert: dict[str, Any],
+    model: ReadModel,
+    broker_id: str,
+    event_time: datetime,
+    target_position: Decimal | None,
+) -> dict[str, Any]:
+    """What a broker outside the sandbox (IBKR) is to be sent: the worker submits it after the
+    acceptance is recorded; the broker resolves a ``close`` to the position it reports."""
+    if target_position is not None:
+        raise _Rejection(
+            "position mode needs the broker's position: not supported for this broker kind yet"
+        )
+    price = _decimal(data.get("Price")) or None
+    if data["Data"] == "close":
+        side, quantity = "close", Decimal(0)
+    else:
+        side = data["Data"]
+        quantity = _size(data, alert, model.external_equity.get(broker_id), price)
+    signal_time = (parse_time(data["Date"]) if data.get("Date") else None) or event_time
+    deadline = signal_time + timedelta(seconds=int(alert.get("MaxSignalAgeSeconds") or 60))
+    return {
+        "Side": side,
+        "Quantity": str(quantity),
+        "LimitPrice": str(price) if data["OrderType"] == "LMT" and price else None,
+        "Deadline": deadline.isoformat(),
+    }
 
 
 def _summary(data: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +268,7 @@ def _request(
 
 
 def _size(
-    data: dict[str, Any], alert: dict[str, Any], equity: Decimal, price: Decimal | None
+    data: dict[str, Any], alert: dict[str, Any], equity: Decimal | None, price: Decimal | None
 ) -> Decimal:
     quantity = Decimal(str(data["Quantity"]))
     risk = (
@@ -245,6 +282,10 @@ def _size(
     if risk > 0:
         if not price:
             raise _Rejection("risk sizing needs a price: send Price with the signal")
+        if equity is None:
+            raise _Rejection(
+                "risk sizing needs the account's equity, which the broker has not reported"
+            )
         sized = equity * risk / Decimal(100) / price
     elif multiplier > 0:
         sized = quantity * multiplier

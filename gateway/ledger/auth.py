@@ -1,0 +1,148 @@
+"""Who may call the ledger API.
+
+- ``/api/v1/strategies/{id}/…``: ``Authorization: Bearer fq_live_…``, a key of that strategy.
+  401 missing, invalid or revoked (each counts towards the IP's auth-failure block), 404 unknown
+  strategy, 403 a key of another strategy, 429 past the key's sliding window.
+- ``/strategies/{id}/api-keys…``: the strategy's tenant's ``X-Api-Key`` (the hosted service signs
+  these in with a session cookie; a self-hosted gateway has no sessions).
+
+One pipelined round trip checks the IP's limits and looks up the key and the strategy; a second
+(``baas_ledger_key_gate``) re-checks that the key is still active and counts it in its window.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from baas.core import apikeys
+from baas.store.ledger import LedgerKeyOwner, Strategy, ledger_key_owner
+from baas.store.ratelimits import unique_member
+from baas.store.tenants import KeyOwner, owner_from_index
+from gateway.guard import API_KEY_HEADER, reject_key, request_ip
+from gateway.ledger.context import ledger_services
+from gateway.ledger.errors import LedgerError, seconds
+from gateway.services import Services, services
+
+BEARER = re.compile(r"\s*bearer\s+(\S+)\s*", re.IGNORECASE)
+INVALID_KEY = "Invalid or revoked API key."
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCaller:
+    tenant_id: str
+    strategy_id: str
+    key_id: str
+    client_ip: str
+
+
+def _ms(value: float) -> int:
+    return max(1, int(value * 1000))
+
+
+async def _lookup(
+    request: Request, svc: Services, index: str, key_digest: str, strategy_id: str
+) -> tuple[int, bytes | None, bytes | None]:
+    """The IP's auth failures (or raise Limited), the key's index record, the strategy's tenant."""
+    ip = request_ip(request)
+    commands = [
+        svc.limits.ip_gate_command(ip),
+        ("HGET", svc.keyspace.strategy_index, strategy_id),
+    ]
+    if key_digest:
+        commands.append(("HGET", index, key_digest))
+    replies = await svc.pipelined.pipeline(*commands)
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    failures = svc.limits.ip_gate_result(replies[0])
+    return failures, (replies[2] if key_digest else None), replies[1]
+
+
+async def authenticate_bearer(request: Request, strategy_id: str) -> LedgerCaller:
+    """The caller of an ``/api/v1/strategies/{strategy_id}/…`` endpoint."""
+    svc = services(request)
+    header = request.headers.get("authorization")
+    match = BEARER.fullmatch(header) if header else None
+    token = match.group(1) if match else ""
+    key_digest = apikeys.digest(token) if token else ""
+    failures, key_record, tenant = await _lookup(
+        request, svc, svc.keyspace.ledger_key_index, key_digest, strategy_id
+    )
+    if not header:
+        raise await reject_key(
+            request, "Missing Authorization header: send Authorization: Bearer fq_live_…"
+        )
+    if not token:
+        raise await reject_key(
+            request, "Invalid Authorization header: send Authorization: Bearer fq_live_…"
+        )
+    owner: LedgerKeyOwner | None = ledger_key_owner(key_record, key_digest)
+    if owner is None:
+        raise await reject_key(request, INVALID_KEY)
+    if tenant is None:
+        raise LedgerError(404, f"Strategy {strategy_id} not found.")
+    if owner.strategy_id != strategy_id:
+        raise LedgerError(403, f"This API key does not grant access to strategy {strategy_id}.")
+    await _count_key(request, svc, owner)
+    if failures:
+        await svc.limits.clear_auth_failures(request_ip(request))
+    return LedgerCaller(owner.tenant_id, owner.strategy_id, owner.key_id, request_ip(request))
+
+
+async def _count_key(request: Request, svc: Services, owner: LedgerKeyOwner) -> None:
+    s = svc.settings
+    reply = await svc.pipelined.call(
+        "FCALL",
+        "baas_ledger_key_gate",
+        2,
+        svc.keyspace.ledger_key_window(owner.tenant_id, owner.key_id),
+        svc.keyspace.strategy_keys(owner.tenant_id, owner.strategy_id),
+        owner.key_id,
+        s.ledger_key_limit,
+        _ms(s.ledger_key_window_seconds),
+        unique_member(),
+    )
+    status = reply[0]
+    if status == b"revoked":
+        raise await reject_key(request, INVALID_KEY)
+    if status == b"limited":
+        svc.metrics.rate_limited.labels("ledger_key").inc()
+        retry_after = max(1, -(-int(reply[1]) // 1000))
+        raise LedgerError(
+            429,
+            f"Rate limit exceeded: {s.ledger_key_limit} requests per "
+            f"{seconds(s.ledger_key_window_seconds)}s",
+            {"Retry-After": str(retry_after)},
+        )
+
+
+async def authenticate_strategy_owner(
+    request: Request, strategy_id: str
+) -> tuple[Strategy, KeyOwner]:
+    """For the key-management endpoints: the strategy, and its tenant's X-Api-Key owner."""
+    svc = services(request)
+    key = request.headers.get(API_KEY_HEADER)
+    key_digest = apikeys.digest(key) if key else ""
+    failures, key_record, tenant = await _lookup(
+        request, svc, svc.keyspace.api_key_index, key_digest, strategy_id
+    )
+    if not key:
+        raise await reject_key(
+            request, "Missing X-Api-Key header: send the API key of the strategy's tenant."
+        )
+    owner = owner_from_index(key_record, key_digest)
+    if owner is None:
+        raise await reject_key(request, INVALID_KEY)
+    strategy = None
+    if tenant is not None:
+        strategy = await ledger_services(request).ledger.get_strategy(tenant.decode(), strategy_id)
+    if strategy is None:
+        raise LedgerError(404, f"Strategy {strategy_id} not found.")
+    if owner.tenant_id != strategy.tenant_id:
+        raise LedgerError(403, f"This API key does not grant access to strategy {strategy_id}.")
+    if failures:
+        await svc.limits.clear_auth_failures(request_ip(request))
+    return strategy, owner

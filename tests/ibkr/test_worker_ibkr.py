@@ -1,0 +1,223 @@
+"""An `ibkr` broker through the real worker: gateway → log → worker → adapter → fake IB Gateway,
+and IB's reports back into the tenant's log."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+
+from baas.core.keyspace import Keyspace
+from baas.core.trading.signals import SignalPolicy
+from baas.store.trading import TradingStore
+from tests.conftest import app_client, free_port, new_tenant
+from tests.fakes.ib_gateway import FakeIBGateway, Fill, Reject
+from tests.workers.conftest import Desk
+from workers.brokers import BrokerRegistry
+from workers.consumer import LogConsumer
+from workers.handlers import CommandHandler
+
+
+@pytest.fixture
+async def ib_desk(
+    settings, store, prefix
+) -> AsyncIterator[tuple[Desk, FakeIBGateway, BrokerRegistry]]:
+    fast = dataclasses.replace(
+        settings,
+        worker_block_ms=50,
+        ibkr_reconnect_initial_seconds=0.02,
+        ibkr_reconnect_max_seconds=0.2,
+        ibkr_heartbeat_seconds=0,
+        ibkr_commission_wait_seconds=0.5,
+        ibkr_request_timeout_seconds=3.0,
+    )
+    keyspace = Keyspace(prefix)
+    tenant = await new_tenant(store, prefix)
+    trading = TradingStore(store, keyspace)
+    async with FakeIBGateway() as gw, app_client(fast) as client:
+        registry = BrokerRegistry(store, keyspace, trading, fast, "w-test")
+        handler = CommandHandler(trading, SignalPolicy(), brokers=registry)
+        consumer = LogConsumer(store, keyspace, fast, "w-test", handler.handle, handler.give_up)
+        desk = Desk(client, tenant, consumer, trading, keyspace, store)
+        await desk.send(
+            "ConfigureBroker",
+            {
+                "BrokerId": "ib",
+                "Kind": "ibkr",
+                "Host": "127.0.0.1",
+                "Port": gw.port,
+                "ClientId": 10,
+            },
+        )
+        await desk.alert(BrokerId="ib")
+        await desk.drain()
+        try:
+            yield desk, gw, registry
+        finally:
+            await registry.stop()
+
+
+async def settled(desk: Desk, signal_id: str, statuses: set[str], seconds: float = 10.0) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        record = await desk.signal_record(signal_id)
+        if record["Status"] in statuses or time.monotonic() > deadline:
+            return record
+        await asyncio.sleep(0.05)
+
+
+async def test_a_signal_is_filled_at_ib_and_the_fill_recorded(ib_desk):
+    desk, gw, _ = ib_desk
+    gw.on_order(Fill(price=190.5, commission=1.25), symbol="AAPL")
+    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=10, Price=190.0)
+    await desk.drain()
+    record = await settled(desk, signal_id, {"filled"})
+    assert record["Status"] == "filled"
+    assert [h["Status"] for h in record["History"]] == ["accepted", "submitted", "filled"]
+    [fill] = record["Fills"]
+    assert (fill["Quantity"], fill["Price"], fill["Commission"]) == ("10", "190.5", "1.25")
+    [placed] = gw.placed(order_ref=signal_id)
+    assert (placed.action, placed.total_quantity, placed.order_type) == ("BUY", 10, "MKT")
+
+
+async def test_ib_rejections_carry_the_code_and_message(ib_desk):
+    desk, gw, _ = ib_desk
+    gw.on_order(Reject(201, "Order rejected - reason: no trading permissions"), symbol="AAPL")
+    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+    await desk.drain()
+    record = await settled(desk, signal_id, {"rejected", "cancelled"})
+    assert record["Status"] == "rejected"
+    assert record["BrokerCode"] == 201
+    assert "no trading permissions" in record["Reason"]
+
+
+async def test_a_command_handled_twice_places_one_order(ib_desk):
+    desk, gw, _ = ib_desk
+    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=2, Price=190.0)
+    await desk.drain()
+    await settled(desk, signal_id, {"filled"})
+    # As after a crash between the recording and the acknowledgement: the same entry again.
+    [(entry_id, fields)] = [
+        (e, f)
+        for e, f in await desk.store.xrange(desk.keyspace.tenant_log(desk.tenant.tenant_id))
+        if b'"SubmitSignal"' in f[b"event"]
+    ]
+    await desk.consumer.handler(
+        desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
+    )
+    assert len(gw.placed(order_ref=signal_id)) == 1
+
+
+async def test_close_flattens_the_position_ib_reports(ib_desk):
+    desk, gw, _ = ib_desk
+    gw.set_position(gw.instrument("AAPL"), 7, 180.0)
+    signal_id = await desk.signal(
+        BrokerId="ib", Symbol="AAPL", Data="close", Quantity=1, Price=190.0
+    )
+    await desk.drain()
+    await settled(desk, signal_id, {"filled"})
+    [placed] = gw.placed(order_ref=signal_id)
+    assert (placed.action, placed.total_quantity) == ("SELL", 7)
+
+
+async def test_the_connection_status_reaches_the_broker_endpoint(ib_desk):
+    desk, _, registry = ib_desk
+    await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+    await desk.drain()
+    await registry.publish_status()
+    r = await desk.client.get(
+        f"/tenants/{desk.tenant.tenant_id}/api/brokers/ib", headers=desk.headers
+    )
+    assert r.status_code == 200
+    status = r.json()["Status"]
+    assert status["Connected"] is True
+    [connection] = status["Connections"]
+    assert connection["client_id"] == 10
+    assert connection["server_version"] >= 157
+
+
+@pytest.mark.parametrize(
+    ("instrument", "symbol", "quantity", "price", "expected"),
+    [
+        ("STK", "MSFT", 3, 420.0, ("STK", "BUY", 3.0, 0.0)),
+        ("Forex", "EURUSD", 20000, 1.08, ("CASH", "BUY", 20000.0, 0.0)),
+        ("Crypto", "BTC", 0.5, 60000.0, ("CRYPTO", "BUY", 0.0, 30000.0)),
+        ("Options", "AAPL  261218C00200000", 2, 5.0, ("OPT", "BUY", 2.0, 0.0)),
+    ],
+)
+async def test_each_instrument_type_reaches_ib(
+    ib_desk, instrument, symbol, quantity, price, expected
+):
+    desk, gw, _ = ib_desk
+    signal_id = await desk.signal(
+        BrokerId="ib", InstrumentType=instrument, Symbol=symbol, Quantity=quantity, Price=price
+    )
+    await desk.drain()
+    record = await settled(desk, signal_id, {"filled"})
+    assert record["Status"] == "filled", record
+    [placed] = gw.placed(order_ref=signal_id)
+    assert (
+        placed.sec_type,
+        placed.action,
+        float(placed.total_quantity),
+        float(placed.cash_qty or 0),
+    ) == expected
+
+
+async def test_a_gateway_restart_with_a_new_next_valid_id(ib_desk):
+    desk, gw, _ = ib_desk
+    first = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+    await desk.drain()
+    await settled(desk, first, {"filled"})
+    await gw.restart(next_valid_id=5000)
+    second = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+    await desk.drain()
+    assert (await settled(desk, second, {"filled"}))["Status"] == "filled"
+    assert len(gw.placed(order_ref=first)) == len(gw.placed(order_ref=second)) == 1
+
+
+async def test_baas_ibkr_check(gateway_for_cli):
+    gw = gateway_for_cli
+    ok = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "baas.cli.main",
+        "ibkr",
+        "check",
+        "--port",
+        str(gw.port),
+        "--timeout",
+        "5",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(ok.communicate(), 30)
+    assert ok.returncode == 0, err
+    assert b"DU" in out
+    refused = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "baas.cli.main",
+        "ibkr",
+        "check",
+        "--port",
+        str(free_port()),
+        "--timeout",
+        "2",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(refused.communicate(), 30)
+    assert refused.returncode == 1
+    assert b"cannot connect" in err
+
+
+@pytest.fixture
+async def gateway_for_cli() -> AsyncIterator[FakeIBGateway]:
+    async with FakeIBGateway() as gw:
+        yield gw

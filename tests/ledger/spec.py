@@ -1,0 +1,66 @@
+"""The ledger spec (/work/shared/spec/ledger-api.txt, or $LEDGER_SPEC_FILE) read the way a client
+reads it: its curl commands, its Python example and its JSON examples, as printed."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SPEC_FILE = Path(os.environ.get("LEDGER_SPEC_FILE", "/work/shared/spec/ledger-api.txt"))
+SPEC_HOST = "https://botranks.ai"
+
+
+def spec_text() -> str:
+    return SPEC_FILE.read_text()
+
+
+def quick_start_curl() -> str:
+    """The Quick Start's curl command, continuation lines and -d body included."""
+    lines = spec_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("curl -X POST"))
+    block = [lines[start]]
+    i = start
+    while block[-1].rstrip().endswith("\\") or "\n".join(block).count("'") % 2:
+        i += 1
+        block.append(lines[i])
+    return "\n".join(block)
+
+
+def python_example() -> str:
+    """The Quick Start's Python program, from its import to its print."""
+    text = spec_text()
+    start = text.index("import os, requests")
+    end = text.index("print(resp.json())", start) + len("print(resp.json())")
+    return text[start:end]
+
+
+def idempotency_bodies() -> list[str]:
+    """The -d bodies of the Idempotency section's two curl calls (``curl … -d '…'``)."""
+    return [
+        re.sub(r"\s*\n\s*", "", body)
+        for body in re.findall(r"^curl … -d '(.*?)'", spec_text(), re.M | re.S)
+    ]
+
+
+def json_after(*anchors: str) -> Any:
+    """The first JSON object printed after ``anchors``, each found after the one before."""
+    text = spec_text()
+    at = 0
+    for anchor in anchors:
+        at = text.index(anchor, at) + len(anchor)
+    start = text.index("{", at)
+    depth = 0
+    for end in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[end], 0)
+        if depth == 0:
+            return orjson.loads(text[start : end + 1])
+    raise ValueError(f"no JSON after {anchors!r}")
+
+
+def detail_examples() -> list[str]:
+    """Every ``{ "detail": "…" }`` the spec prints."""
+    return [orjson.loads(m)["detail"] for m in re.findall(r'\{ "detail": "[^"]*" \}', spec_text())]
