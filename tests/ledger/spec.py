@@ -1,4 +1,4 @@
-"""The ledger spec (/work/shared/spec/ledger-api.txt, or $LEDGER_SPEC_FILE) read the way a client
+"""The ledger spec (``../shared/spec/ledger-api.txt`` beside the repository, or $LEDGER_SPEC_FILE) read the way a client
 reads it: its curl commands, its Python example and its JSON examples, as printed."""
 
 from __future__ import annotations
@@ -10,7 +10,11 @@ from typing import Any
 
 import orjson
 
-SPEC_FILE = Path(os.environ.get("LEDGER_SPEC_FILE", "/work/shared/spec/ledger-api.txt"))
+# The spec sits in shared/, beside the repository (as in CI), unless $LEDGER_SPEC_FILE says otherwise.
+SPEC_FILE = Path(
+    os.environ.get("LEDGER_SPEC_FILE")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "ledger-api.txt"
+)
 SPEC_HOST = "https://botranks.ai"
 
 

@@ -1,4 +1,4 @@
-"""The published API description (/work/shared/spec/baas-api.txt, or $BAAS_SPEC_FILE), read the
+"""The published API description (``../shared/spec/baas-api.txt`` beside the repository, or $BAAS_SPEC_FILE), read the
 way a client would: its curl commands, its JSON example and its Python example, as written."""
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ from typing import Any
 
 import orjson
 
-SPEC_FILE = Path(os.environ.get("BAAS_SPEC_FILE", "/work/shared/spec/baas-api.txt"))
+# The spec sits in shared/, beside the repository (as in CI), unless $BAAS_SPEC_FILE says otherwise.
+SPEC_FILE = Path(
+    os.environ.get("BAAS_SPEC_FILE")
+    or Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "baas-api.txt"
+)
 SPEC_BASE_URL = "https://baas.dotquant.io"
 
 
