@@ -23,10 +23,12 @@ from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy, decide_expiry
 from baas.settings import Settings
 from baas.store.connection import load_functions, open_store, store_url
+from baas.store.ledger import LedgerStore
 from baas.store.trading import Recorded, TradingStore
 from workers.brokers import BrokerRegistry
 from workers.consumer import LogConsumer
 from workers.handlers import CommandHandler
+from workers.ledger_feed import LedgerFeed
 
 log = logging.getLogger("baas.worker")
 
@@ -84,7 +86,8 @@ def build_worker(settings: Settings) -> Worker:
         )
         name = consumer_name(settings)
         brokers = BrokerRegistry(store, keyspace, trading, settings, name)
-        handler = CommandHandler(trading, policy, brokers=brokers)
+        feed = LedgerFeed(LedgerStore(store, keyspace), trading)
+        handler = CommandHandler(trading, policy, brokers=brokers, ledger_feed=feed)
         consumer = LogConsumer(store, keyspace, settings, name, handler.handle, handler.give_up)
         ctx.update(store=store, keyspace=keyspace, trading=trading, brokers=brokers)
         ctx["tasks"] = [

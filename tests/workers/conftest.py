@@ -15,10 +15,12 @@ import pytest
 
 from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy
+from baas.store.ledger import LedgerStore
 from baas.store.trading import TradingStore
 from tests.conftest import TenantCredentials, app_client, new_tenant
 from workers.consumer import LogConsumer
 from workers.handlers import CommandHandler
+from workers.ledger_feed import LedgerFeed
 
 
 def now_iso(offset: float = 0) -> str:
@@ -109,7 +111,8 @@ class Desk:
 
 def make_consumer(store: Any, keyspace: Keyspace, settings: Any, name: str = "w1") -> LogConsumer:
     trading = TradingStore(store, keyspace)
-    handler = CommandHandler(trading, SignalPolicy())
+    feed = LedgerFeed(LedgerStore(store, keyspace), trading)
+    handler = CommandHandler(trading, SignalPolicy(), ledger_feed=feed)
     consumer = LogConsumer(store, keyspace, settings, name, handler.handle, handler.give_up)
     return consumer
 

@@ -1,0 +1,42 @@
+"""A trader who only sends signals gets a ledger: fills become orders of the alert's strategy."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+
+from baas.store.ledger import LedgerStore
+
+
+async def test_paper_fills_reach_the_default_strategy_with_the_starting_cash(desk):
+    await desk.alert()
+    await desk.signal(Quantity=10, Price=200.0)
+    await desk.signal(Data="sell", Quantity=4, Price=210.0)
+    await desk.drain()
+    ledger = LedgerStore(desk.store, desk.keyspace)
+    strategy_id = await ledger.default_strategy_id(desk.tenant.tenant_id)
+    state = (await ledger.projection(desk.tenant.tenant_id, strategy_id)).state
+    assert state.positions["AAPL"].quantity == Decimal(6)
+    assert state.cash == Decimal(100_000) - 10 * 200 + 4 * 210
+
+
+async def test_fills_go_to_the_alert_strategy_once_even_when_handled_again(desk):
+    ledger = LedgerStore(desk.store, desk.keyspace)
+    strategy = await ledger.create_strategy(desk.tenant.tenant_id, "momentum")
+    await desk.alert(StrategyId=strategy.strategy_id)
+    await desk.signal(Quantity=3, Price=100.0)
+    await desk.drain()
+    # Every logged entry once more, as after a crash before the acknowledgements.
+    for entry_id, fields in await desk.store.xrange(
+        desk.keyspace.tenant_log(desk.tenant.tenant_id)
+    ):
+        await desk.consumer.handler(
+            desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
+        )
+    history = await ledger.history(desk.tenant.tenant_id, strategy.strategy_id)
+    orders = [e for e in history if hasattr(e, "side")]
+    assert len(orders) == 1
+    state = (await ledger.projection(desk.tenant.tenant_id, strategy.strategy_id)).state
+    assert state.positions["AAPL"].quantity == 3
+    assert state.cash == Decimal(100_000) - 300
