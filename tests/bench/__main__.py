@@ -1,13 +1,19 @@
 """``make bench``: every benchmark, each printed beside a baseline measured in the same run.
 
-``make bench`` runs them all; ``python -m tests.bench ingress`` (or ``workers``) runs one.
+``make bench`` runs them all; ``python -m tests.bench ingress`` (or ``workers``, ``ledger``) runs one.
 """
 
 import sys
 
-from tests.bench import ingress, workers
+from tests.bench import ingress, ledger_api, ledger_core, workers
 
-BENCHMARKS = {"ingress": ingress.run, "workers": workers.run}
+
+def ledger() -> None:
+    ledger_core.main()
+    ledger_api.main()
+
+
+BENCHMARKS = {"ingress": ingress.run, "workers": workers.run, "ledger": ledger}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHMARKS):

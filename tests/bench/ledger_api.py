@@ -1,7 +1,7 @@
 """Ledger API benchmark against a live gateway process (not collected by pytest).
 
-    .venv/bin/python -m tests.ledger.bench_ledger_api          # embedded Valkey
-    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python -m tests.ledger.bench_ledger_api
+    .venv/bin/python -m tests.bench ledger          # embedded Valkey
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python -m tests.bench ledger
 
 Times a 500-order batch POST (p50/p99), and GET /state, /nav and /performance on 10 years of
 real closes (tests/data) with 1,000 and 10,000 orders of history.
@@ -30,8 +30,7 @@ from baas.store.embedded import EmbeddedValkey
 from baas.store.ledger_prices import PriceStore, parse_price_csv
 from baas.store.tenants import TenantRegistry
 from tests.conftest import make_settings
-
-from .support import SP500, STOCKS, live_ledger_gateway, read_closes
+from tests.ledger.support import SP500, STOCKS, live_ledger_gateway, read_closes
 
 SYMBOLS = ("AAPL", "IBM", "MSFT")
 
