@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
 from gateway.ledger.openapi import LEDGER_OPERATIONS, LEDGER_SECURITY_SCHEMES
+from gateway.openapi_parts import json_response, path_param, query_param
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 TENANT_PARAM = {
@@ -20,16 +22,7 @@ TENANT_PARAM = {
 API_KEY = [{"ApiKey": []}]
 
 
-def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {"application/json": {"schema": PROBLEM}},
-    }
-    if retry_after:
-        response["headers"] = {
-            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
-        }
-    return response
+_error = partial(json_response, PROBLEM)
 
 
 _LIMITED = _error(
@@ -98,26 +91,6 @@ _SUBMIT = {
 }
 
 
-def _path_param(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": description,
-    }
-
-
-def _query_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
 def _read(
     operation_id: str,
     summary: str,
@@ -151,34 +124,34 @@ def _read(
     }
 
 
-_SIGNAL_ID = _path_param("signalId", "The signal's Id (data.Id of its SubmitSignal).")
-_BROKER_ID = _path_param("brokerId", "The broker's BrokerId; `paper` is every tenant's default.")
-_ALERT_ID = _path_param("alertId", "The alert's AlertId (the CorrelationId of its signals).")
+_SIGNAL_ID = path_param("signalId", "The signal's Id (data.Id of its SubmitSignal).")
+_BROKER_ID = path_param("brokerId", "The broker's BrokerId; `paper` is every tenant's default.")
+_ALERT_ID = path_param("alertId", "The alert's AlertId (the CorrelationId of its signals).")
 _STATUSES = ["accepted", "submitted", "partially_filled", "filled", "rejected", "cancelled"]
 _SIGNAL_FILTERS = [
-    _query_param(
+    query_param(
         "status",
         {"type": "string"},
         "Only signals in these statuses, comma-separated: " + ", ".join(_STATUSES) + ".",
     ),
-    _query_param("symbol", {"type": "string"}, "Only this symbol (case-insensitive)."),
-    _query_param("alert", {"type": "string"}, "Only signals of this AlertId."),
-    _query_param(
+    query_param("symbol", {"type": "string"}, "Only this symbol (case-insensitive)."),
+    query_param("alert", {"type": "string"}, "Only signals of this AlertId."),
+    query_param(
         "since",
         {"type": "string", "format": "date-time"},
         "Only signals created at or after this time (RFC 3339 with a zone).",
     ),
-    _query_param(
+    query_param(
         "until",
         {"type": "string", "format": "date-time"},
         "Only signals created before this time (RFC 3339 with a zone).",
     ),
-    _query_param(
+    query_param(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
         "Signals per page.",
     ),
-    _query_param("cursor", {"type": "string"}, "The next_cursor of the previous page."),
+    query_param("cursor", {"type": "string"}, "The next_cursor of the previous page."),
 ]
 _READS = {
     ("/tenants/{tenantId}/api/signals", "get"): _read(
@@ -255,7 +228,7 @@ _READS = {
         "parameters": [
             TENANT_PARAM,
             _ALERT_ID,
-            _path_param("token", "The alert's WebhookToken."),
+            path_param("token", "The alert's WebhookToken."),
         ],
         "requestBody": {
             "required": True,

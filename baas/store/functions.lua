@@ -24,6 +24,15 @@ local function record(key, window, now, member)
   redis.call('PEXPIRE', key, window)
 end
 
+-- Count one request in a window if it fits: 0, or the ms to wait (and nothing is counted).
+local function admit(key, limit, window, member, now)
+  local wait = wait_ms(key, limit, window, now)
+  if wait == 0 then
+    record(key, window, now, member)
+  end
+  return wait
+end
+
 -- KEYS: ip request window, ip auth failures
 -- ARGV: ip limit, ip window ms, failure limit, failure window ms, member
 -- → {0, failures} passed | {1, wait ms} ip limit | {2, wait ms} blocked by auth failures
@@ -34,12 +43,10 @@ local function ip_gate(keys, args)
   if blocked > 0 then
     return {2, blocked}
   end
-  local window = tonumber(args[2])
-  local wait = wait_ms(keys[1], tonumber(args[1]), window, now)
+  local wait = admit(keys[1], tonumber(args[1]), tonumber(args[2]), args[5], now)
   if wait > 0 then
     return {1, wait}
   end
-  record(keys[1], window, now, args[5])
   return {0, redis.call('ZCARD', keys[2])}
 end
 
@@ -51,13 +58,7 @@ end
 
 -- KEYS: tenant write window; ARGV: limit, window ms, member → 0 passed | wait ms
 local function tenant_write(keys, args)
-  local now = now_ms()
-  local window = tonumber(args[2])
-  local wait = wait_ms(keys[1], tonumber(args[1]), window, now)
-  if wait == 0 then
-    record(keys[1], window, now, args[3])
-  end
-  return wait
+  return admit(keys[1], tonumber(args[1]), tonumber(args[2]), args[3], now_ms())
 end
 
 -- Dedupe + tenant write limit + append, for the events of one request.
@@ -70,13 +71,10 @@ local function ingest(keys, args)
   if redis.call('HEXISTS', keys[3], args[1]) == 0 then
     return {'revoked'}
   end
-  local now = now_ms()
-  local window = tonumber(args[3])
-  local wait = wait_ms(keys[2], tonumber(args[2]), window, now)
+  local wait = admit(keys[2], tonumber(args[2]), tonumber(args[3]), args[4], now_ms())
   if wait > 0 then
     return {'limited', wait}
   end
-  record(keys[2], window, now, args[4])
   local retention = tonumber(args[5])
   local out = {'ok'}
   local n = #keys - 3
@@ -156,13 +154,10 @@ local function ledger_key_gate(keys, args)
   if redis.call('HEXISTS', keys[2], args[1]) == 0 then
     return {'revoked'}
   end
-  local now = now_ms()
-  local window = tonumber(args[3])
-  local wait = wait_ms(keys[1], tonumber(args[2]), window, now)
+  local wait = admit(keys[1], tonumber(args[2]), tonumber(args[3]), args[4], now_ms())
   if wait > 0 then
     return {'limited', wait}
   end
-  record(keys[1], window, now, args[4])
   return {'ok'}
 end
 

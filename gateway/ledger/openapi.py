@@ -6,7 +6,10 @@ Schemas are inline (the gateway's ``COMPONENTS`` need not know them); the Bearer
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
+
+from gateway.openapi_parts import json_response, path_param, query_param
 
 LEDGER_SECURITY_SCHEMES = {
     "LedgerBearer": {
@@ -41,52 +44,15 @@ _PROBLEM = {
 }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+_json = json_response
+_detail = partial(json_response, _DETAIL)
+_problem = partial(json_response, _PROBLEM)
 
 
-def _detail(description: str, retry_after: bool = False) -> dict[str, Any]:
-    response = _json(_DETAIL, description)
-    if retry_after:
-        response["headers"] = {
-            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
-        }
-    return response
-
-
-def _problem(description: str, retry_after: bool = False) -> dict[str, Any]:
-    response = _json(_PROBLEM, description)
-    if retry_after:
-        response["headers"] = {
-            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
-        }
-    return response
-
-
-def _path(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": description,
-    }
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
-TENANT_PARAM = _path("tenantId", "Your Tenant ID.")
-STRATEGY_PARAM = _path("strategyId", "The strategy's id (a UUID).")
-KEY_PARAM = _path("keyId", "The key's id, from the key list.")
-SYMBOL_PARAM = _path("symbol", "A ticker, e.g. AAPL (matched without regard to case).")
+TENANT_PARAM = path_param("tenantId", "Your Tenant ID.")
+STRATEGY_PARAM = path_param("strategyId", "The strategy's id (a UUID).")
+KEY_PARAM = path_param("keyId", "The key's id, from the key list.")
+SYMBOL_PARAM = path_param("symbol", "A ticker, e.g. AAPL (matched without regard to case).")
 
 ORDER = {
     "type": "object",
@@ -240,7 +206,7 @@ _TENANT_ERRORS = {
     "429": _problem("Rate limited.", retry_after=True),
     "503": _problem("The store is unavailable.", retry_after=True),
 }
-_BENCHMARK = _query(
+_BENCHMARK = query_param(
     "benchmark",
     {"type": "string", "default": "SPY"},
     "Symbol to compare against (BAAS_LEDGER_DEFAULT_BENCHMARK when absent). Empty: none.",
@@ -350,7 +316,9 @@ LEDGER_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "security": API_KEY,
         "parameters": [
             TENANT_PARAM,
-            _query("symbol", {"type": "string"}, "The symbol of a CSV without a symbol column."),
+            query_param(
+                "symbol", {"type": "string"}, "The symbol of a CSV without a symbol column."
+            ),
         ],
         "requestBody": {
             "required": True,
@@ -408,8 +376,8 @@ LEDGER_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "parameters": [
             TENANT_PARAM,
             SYMBOL_PARAM,
-            _query("start", {"type": "string", "format": "date"}, "First date (inclusive)."),
-            _query("end", {"type": "string", "format": "date"}, "Last date (inclusive)."),
+            query_param("start", {"type": "string", "format": "date"}, "First date (inclusive)."),
+            query_param("end", {"type": "string", "format": "date"}, "Last date (inclusive)."),
         ],
         "responses": {
             "200": _json(
@@ -627,7 +595,7 @@ LEDGER_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         {"200": _json(PERFORMANCE, "The metrics.")},
         params=[
             _BENCHMARK,
-            _query(
+            query_param(
                 "risk_free_rate",
                 {"type": "number", "default": 0},
                 "Annualized, e.g. 0.045 for 4.5%.",

@@ -29,8 +29,8 @@ from baas.store.connection import load_functions, open_store
 from baas.store.embedded import EmbeddedValkey
 from baas.store.ledger_prices import PriceStore, parse_price_csv
 from baas.store.tenants import TenantRegistry
-from tests.conftest import make_settings
-from tests.ledger.support import SP500, STOCKS, live_ledger_gateway, read_closes
+from tests.conftest import live_gateway, make_settings
+from tests.ledger.support import SP500, STOCKS, read_closes
 
 SYMBOLS = ("AAPL", "IBM", "MSFT")
 
@@ -110,7 +110,7 @@ def main() -> None:
         tenant_id, api_key = asyncio.run(prepare(url, prefix))
         try:
             with (
-                live_ledger_gateway(settings) as base,
+                live_gateway(settings) as base,
                 httpx.Client(base_url=base, timeout=120) as client,
             ):
                 run(client, tenant_id, api_key, days)

@@ -8,14 +8,14 @@ import httpx
 import pytest
 
 from baas.settings import Settings
-from tests.conftest import TenantCredentials
+from tests.conftest import TenantCredentials, app_client
 
-from .support import Desk, ledger_client, open_strategy
+from .support import Desk, open_strategy
 
 
 @pytest.fixture
 async def lclient(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with ledger_client(settings) as client:
+    async with app_client(settings) as client:
         yield client
 
 

@@ -1,15 +1,9 @@
-"""The gateway with the ledger routes, in-process or as a live process, and a strategy's desk."""
+"""Test data and a strategy's desk for the ledger tests."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
-import os
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,73 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
-from starlette.routing import Route
 
-from baas.settings import Settings, env_name
-from gateway.app import create_app
-from gateway.ledger import LEDGER_ROUTES
-from tests.conftest import REPO, TenantCredentials, free_port, settings_env
+from tests.conftest import REPO, TenantCredentials
 
 DATA = REPO / "tests" / "data"
 STOCKS = DATA / "stocks-daily-2003-2012.csv"
 SP500 = DATA / "sp500-index-daily-2003-2012.csv"
-
-
-def with_ledger(app: Starlette) -> Starlette:
-    """``app`` serving the ledger routes too (those gateway.app does not list yet)."""
-    present = {
-        (r.path, frozenset(r.methods or ())) for r in app.router.routes if isinstance(r, Route)
-    }
-    for route in LEDGER_ROUTES:
-        if (route.path, frozenset(route.methods or ())) not in present:
-            app.router.routes.append(route)
-    return app
-
-
-def ledger_app(settings: Settings | None = None) -> Starlette:
-    return with_ledger(create_app(settings))
-
-
-@contextlib.asynccontextmanager
-async def ledger_client(
-    settings: Settings, client_ip: str = "127.0.0.1"
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = ledger_app(settings)
-    transport = httpx.ASGITransport(app=app, client=(client_ip, 40000))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client,
-    ):
-        client.app = app  # type: ignore[attr-defined]
-        yield client
-
-
-@contextlib.contextmanager
-def live_ledger_gateway(settings: Settings) -> Iterator[str]:
-    """A real gateway process (uvicorn, uvloop) serving the ledger routes; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, **settings_env(settings), env_name("port"): str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "tests.ledger.serve"], env=env, cwd=REPO)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the gateway exited at start")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def read_closes(path: Path, column: str = "close") -> dict[str, dict[date, Decimal]]:

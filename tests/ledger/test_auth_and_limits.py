@@ -14,9 +14,9 @@ from baas.core import apikeys
 from baas.core.keyspace import Keyspace
 from baas.core.ledger import Order
 from baas.store.ledger import KeyRevoked, LedgerStore, OrderInput
-from tests.conftest import make_settings, new_tenant
+from tests.conftest import app_client, make_settings, new_tenant
 
-from .support import Desk, create_key, ledger_client, open_strategy
+from .support import Desk, create_key, open_strategy
 
 V1_CALLS = [
     ("post", "orders", {"orders": [{"symbol": "AAPL", "side": "buy", "quantity": 1, "price": 1}]}),
@@ -189,7 +189,7 @@ async def test_keys_are_stored_only_as_digests(desk, store, prefix):
 async def test_401s_count_towards_the_ip_block(store_url, prefix, store):
     settings = make_settings(store_url, prefix, auth_failure_limit=3)
     tenant = await new_tenant(store, prefix)
-    async with ledger_client(settings, client_ip="10.9.8.7") as client:
+    async with app_client(settings, client_ip="10.9.8.7") as client:
         strategy_id, key = await open_strategy(client, tenant)
         url = f"/api/v1/strategies/{strategy_id}/state"
         for _ in range(3):
@@ -204,7 +204,7 @@ async def test_401s_count_towards_the_ip_block(store_url, prefix, store):
 
 async def test_rate_limit_60_per_60s_per_key_and_keys_are_independent(settings, tenant):
     assert (settings.ledger_key_limit, settings.ledger_key_window_seconds) == (60, 60.0)
-    async with ledger_client(settings) as client:
+    async with app_client(settings) as client:
         strategy_id, key = await open_strategy(client, tenant)
         second = (await create_key(client, tenant, strategy_id, "second"))["plaintext"]
         url = f"/api/v1/strategies/{strategy_id}/state"
@@ -222,7 +222,7 @@ async def test_rate_limit_60_per_60s_per_key_and_keys_are_independent(settings, 
 
 async def test_rate_limit_at_a_lowered_window_slides(store_url, prefix, tenant):
     settings = make_settings(store_url, prefix, ledger_key_limit=5, ledger_key_window_seconds=1.5)
-    async with ledger_client(settings) as client:
+    async with app_client(settings) as client:
         strategy_id, key = await open_strategy(client, tenant)
         headers = {"Authorization": f"Bearer {key}"}
         url = f"/api/v1/strategies/{strategy_id}/orders"

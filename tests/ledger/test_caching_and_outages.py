@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from baas.core.keyspace import Keyspace
 from baas.store.ledger import rebuild_ledger
-from tests.conftest import free_port, make_settings
-
-from .support import ledger_client
+from tests.conftest import app_client, free_port, make_settings
 
 
 async def test_nav_follows_writes_and_price_imports(desk, store, prefix):
@@ -51,7 +49,7 @@ async def test_nav_follows_writes_and_price_imports(desk, store, prefix):
 
 async def test_a_store_outage_is_a_503_with_retry_after(store_url, prefix):
     dead = make_settings(f"redis://127.0.0.1:{free_port()}/0", prefix, store_timeout_seconds=0.5)
-    async with ledger_client(dead) as client:
+    async with app_client(dead) as client:
         for method, url in (
             ("GET", "/api/v1/strategies/s/state"),
             ("POST", "/api/v1/strategies/s/orders"),

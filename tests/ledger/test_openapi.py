@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 from gateway import openapi
+from gateway.app import create_app
 from gateway.ledger import LEDGER_OPERATIONS, LEDGER_ROUTES, LEDGER_SECURITY_SCHEMES
 from gateway.openapi import route_operations
-
-from .support import ledger_app
 
 
 def test_ledger_operations_describe_every_ledger_route_and_nothing_else():
@@ -30,7 +29,7 @@ def test_the_merged_document(monkeypatch):
         monkeypatch.setitem(openapi.OPERATIONS, key, operation)
     schemes = {**openapi.COMPONENTS["securitySchemes"], **LEDGER_SECURITY_SCHEMES}
     monkeypatch.setitem(openapi.COMPONENTS, "securitySchemes", schemes)
-    app = ledger_app()
+    app = create_app()
     document = openapi.document(app.routes)
     for path, method in LEDGER_OPERATIONS:
         operation = document["paths"][path][method]

@@ -133,12 +133,12 @@ async def test_a_body_that_is_not_json_is_400(desk, content, detail):
 
 
 async def test_too_large_a_body_is_413(store_url, prefix, tenant):
-    from tests.conftest import make_settings
+    from tests.conftest import app_client, make_settings
 
-    from .support import ledger_client, open_strategy
+    from .support import open_strategy
 
     settings = make_settings(store_url, prefix, ledger_max_body_bytes=1000)
-    async with ledger_client(settings) as client:
+    async with app_client(settings) as client:
         strategy_id, key = await open_strategy(client, tenant)
         answer = await client.post(
             f"/api/v1/strategies/{strategy_id}/orders",

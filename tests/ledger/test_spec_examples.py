@@ -23,10 +23,9 @@ import orjson
 import pytest
 import requests
 
-from tests.conftest import make_settings, new_tenant
+from tests.conftest import live_gateway, make_settings, new_tenant
 
 from . import spec
-from .support import live_ledger_gateway
 
 pytestmark = pytest.mark.live
 
@@ -126,7 +125,7 @@ def seed(base: str, tenant: Any) -> None:
 
 def test_generating_a_key_as_the_spec_shows(settings, seeded):
     example = spec.json_after("Generating a key", "never retrievable again")
-    with live_ledger_gateway(settings) as base:
+    with live_gateway(settings) as base:
         seed(base, seeded)
         strategy_id, _ = new_strategy(base, seeded, "first")
         answer = requests.post(
@@ -157,7 +156,7 @@ def test_generating_a_key_as_the_spec_shows(settings, seeded):
 
 def test_quick_start_curl_replay_and_snapshot(settings, seeded):
     command = spec.quick_start_curl()
-    with live_ledger_gateway(settings) as base:
+    with live_gateway(settings) as base:
         seed(base, seeded)
         strategy_id, key = new_strategy(base, seeded, "curl")
         env = {"STRATEGY_ID": strategy_id, "FQ_API_KEY": key}
@@ -218,7 +217,7 @@ def test_quick_start_python_and_idempotency_section(settings, seeded):
     head = curl_command[: curl_command.index("-d '")]
     bodies = spec.idempotency_bodies()
     assert len(bodies) == 2
-    with live_ledger_gateway(settings) as base:
+    with live_gateway(settings) as base:
         seed(base, seeded)
         strategy_id, key = new_strategy(base, seeded, "python")
         printed = run_python(base, FQ_STRATEGY_ID=strategy_id, FQ_API_KEY=key)
@@ -247,7 +246,7 @@ def test_quick_start_python_and_idempotency_section(settings, seeded):
 def test_cash_duplicate_missing_price_and_performance_shape(settings, seeded):
     block = spec.spec_text().split("Response (abridged)")[1].split("Data Types")[0]
     perf_keys = set(re.findall(r'"([a-z_]+)":', block))
-    with live_ledger_gateway(settings) as base:
+    with live_gateway(settings) as base:
         seed(base, seeded)
         strategy_id, key = new_strategy(base, seeded, "cash")
         headers = {"Authorization": f"Bearer {key}"}
