@@ -9,7 +9,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from gateway.ledger.openapi import LEDGER_OPERATIONS, LEDGER_SECURITY_SCHEMES
-from gateway.openapi_parts import json_response, path_param, query_param
+from gateway.openapi_parts import PROBLEM_SCHEMA, json_response, path_param, query_param
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 TENANT_PARAM = {
@@ -327,20 +327,7 @@ COMPONENTS = {
         **LEDGER_SECURITY_SCHEMES,
     },
     "schemas": {
-        "Problem": {
-            "type": "object",
-            "required": ["detail", "errors"],
-            "properties": {
-                "detail": {"type": "string"},
-                "errors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
-                    },
-                },
-            },
-        },
+        "Problem": PROBLEM_SCHEMA,
         "Command": {
             "type": "object",
             "description": "A CloudEvent: id, type, source, dataSchema (name/version), time, data.",

@@ -24,6 +24,17 @@ local function record(key, window, now, member)
   redis.call('PEXPIRE', key, window)
 end
 
+-- ARGV from i: a count, then (hash position among KEYS, field, value) triples; returns the next i.
+local function hash_writes(keys, args, i)
+  local writes = tonumber(args[i])
+  i = i + 1
+  for _ = 1, writes do
+    redis.call('HSET', keys[tonumber(args[i])], args[i + 1], args[i + 2])
+    i = i + 3
+  end
+  return i
+end
+
 -- Count one request in a window if it fits: 0, or the ms to wait (and nothing is counted).
 local function admit(key, limit, window, member, now)
   local wait = wait_ms(key, limit, window, now)
@@ -124,12 +135,7 @@ local function commit(keys, args)
     redis.call('XADD', keys[1], '*', 'event', args[i], 'received_at', args[3])
     i = i + 1
   end
-  local writes = tonumber(args[i])
-  i = i + 1
-  for _ = 1, writes do
-    redis.call('HSET', keys[tonumber(args[i])], args[i + 1], args[i + 2])
-    i = i + 3
-  end
+  i = hash_writes(keys, args, i)
   local adds = tonumber(args[i])
   i = i + 1
   for _ = 1, adds do
@@ -208,12 +214,7 @@ local function ledger_commit(keys, args)
     redis.call('RPUSH', keys[3], args[i])
     i = i + 1
   end
-  local writes = tonumber(args[i])
-  i = i + 1
-  for _ = 1, writes do
-    redis.call('HSET', keys[tonumber(args[i])], args[i + 1], args[i + 2])
-    i = i + 3
-  end
+  i = hash_writes(keys, args, i)
   local pushes = tonumber(args[i])
   i = i + 1
   for _ = 1, pushes do

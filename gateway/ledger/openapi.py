@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from gateway.openapi_parts import json_response, path_param, query_param
+from gateway.openapi_parts import PROBLEM_SCHEMA, json_response, path_param, query_param
 
 LEDGER_SECURITY_SCHEMES = {
     "LedgerBearer": {
@@ -28,20 +28,7 @@ _DETAIL = {
     "required": ["detail"],
     "properties": {"detail": {"type": "string"}},
 }
-_PROBLEM = {
-    "type": "object",
-    "required": ["detail", "errors"],
-    "properties": {
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-}
+_PROBLEM = PROBLEM_SCHEMA
 
 
 _json = json_response
