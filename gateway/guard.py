@@ -17,13 +17,14 @@ API_KEY_HEADER = "x-api-key"
 
 
 def request_ip(request: Request) -> str:
-    ip = getattr(request.state, "client_ip", None)
+    """The client's IP, worked out once per request (kept in the ASGI scope)."""
+    scope = request.scope
+    ip = scope.get("baas.client_ip")
     if ip is None:
+        proxies = services(request).trusted_proxies
+        forwarded = request.headers.get("x-forwarded-for") if proxies else None
         peer = request.client.host if request.client else None
-        ip = client_ip(
-            peer, request.headers.get("x-forwarded-for"), services(request).trusted_proxies
-        )
-        request.state.client_ip = ip
+        ip = scope["baas.client_ip"] = client_ip(peer, forwarded, proxies)
     return ip
 
 

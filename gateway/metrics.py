@@ -38,11 +38,18 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._appended: dict[str, Any] = {}
         self.events_duplicate = Counter(
             "baas_events_duplicate_total",
             "Replayed events answered from the idempotency record.",
             registry=self.registry,
         )
+
+    def appended(self, command_type: str) -> None:
+        child = self._appended.get(command_type)
+        if child is None:
+            child = self._appended[command_type] = self.events_appended.labels(command_type)
+        child.inc()
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
         # Label lookups cost more than the increments: keep the children.

@@ -7,6 +7,7 @@ The catalog is built from documents already in memory; reading the files is ``sc
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ def type_of(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
 
 
+@functools.lru_cache(maxsize=256)
 def name_of(command_type: str) -> str:
     """``SubmitSignal`` → ``submit-signal``."""
     return re.sub(r"(?<!^)(?=[A-Z])", "-", command_type).lower()

@@ -23,8 +23,10 @@ JSON = "application/json"
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     too_large = Problem(413, f"The request body is larger than {limit} bytes.")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
+    if declared.isdigit():
+        if int(declared) > limit:
+            raise too_large
+        return await request.body()  # the server delivers no more than the declared length
     chunks = []
     size = 0
     async for chunk in request.stream():
@@ -108,4 +110,4 @@ def _count(svc: Services, commands: list[Command], results: list[Appended]) -> N
         if result.duplicate:
             svc.metrics.events_duplicate.inc()
         else:
-            svc.metrics.events_appended.labels(command.event.get_type()).inc()
+            svc.metrics.appended(command.event.get_type())
