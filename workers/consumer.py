@@ -1,4 +1,6 @@
-"""The worker's loop over the tenants' logs, through one consumer group shared by all workers.
+"""The worker's loops over the tenants' logs, each through a consumer group shared by all
+workers: ``workers`` decides commands, ``ledger`` posts fills to the ledger, so neither waits for
+the other.
 
 - ``XREADGROUP … BLOCK`` delivers new entries of every tenant's stream; a stream created after
   the worker started is found within ``BAAS_WORKER_DISCOVERY_SECONDS``.
@@ -25,7 +27,8 @@ from baas.settings import Settings
 
 log = logging.getLogger("baas.worker")
 
-GROUP = "workers"
+COMMANDS_GROUP = "workers"
+LEDGER_GROUP = "ledger"
 Handler = Callable[[str, str, dict[str, Any]], Awaitable[object]]
 GiveUp = Callable[[str, str, dict[str, Any], str], Awaitable[None]]
 MAX_FAILURES = 3
@@ -40,12 +43,14 @@ class LogConsumer:
         consumer: str,
         handler: Handler,
         give_up: GiveUp | None = None,
+        group: str = COMMANDS_GROUP,
     ) -> None:
         self.store = store
         self.keys = keyspace
         self.settings = settings
         self.consumer = consumer
         self.handler = handler
+        self.group = group
         self.give_up = give_up
         self.failures: dict[str, int] = {}
         self.streams: dict[str, str] = {}  # stream key → tenant id
@@ -53,7 +58,7 @@ class LogConsumer:
         self._next_claim = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        log.info("consuming tenants' logs", extra={"consumer": self.consumer, "group": GROUP})
+        log.info("consuming tenants' logs", extra={"consumer": self.consumer, "group": self.group})
         while not stop.is_set():
             try:
                 await self.step()
@@ -75,7 +80,7 @@ class LogConsumer:
             await asyncio.sleep(self.settings.worker_block_ms / 1000)
             return handled
         replies = await self.store.xreadgroup(
-            GROUP,
+            self.group,
             self.consumer,
             dict.fromkeys(self.streams, ">"),
             count=self.settings.worker_batch,
@@ -94,7 +99,7 @@ class LogConsumer:
             if stream in self.streams:
                 continue
             with contextlib.suppress(ResponseError):  # BUSYGROUP: another worker made it
-                await self.store.xgroup_create(stream, GROUP, id="0", mkstream=True)
+                await self.store.xgroup_create(stream, self.group, id="0", mkstream=True)
             self.streams[stream] = tenant_id
 
     async def claim_abandoned(self) -> int:
@@ -104,7 +109,12 @@ class LogConsumer:
             start = "0-0"
             while True:
                 reply = await self.store.xautoclaim(
-                    stream, GROUP, self.consumer, idle_ms, start, count=self.settings.worker_batch
+                    stream,
+                    self.group,
+                    self.consumer,
+                    idle_ms,
+                    start,
+                    count=self.settings.worker_batch,
                 )
                 start, entries = reply[0], reply[1]
                 if entries:
@@ -144,5 +154,5 @@ class LogConsumer:
             self.failures.pop(entry, None)
             done.append(entry_id)
         if done:
-            await self.store.xack(stream, GROUP, *done)
+            await self.store.xack(stream, self.group, *done)
         return len(done)

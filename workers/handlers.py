@@ -21,7 +21,6 @@ from baas.core.trading.readmodel import ReadModel, evolve
 from baas.core.trading.signals import SignalPolicy, decide_signal
 from baas.store.trading import Recorded, TradingStore
 from workers.brokers import BrokerRegistry
-from workers.ledger_feed import LedgerFeed
 
 log = logging.getLogger("baas.worker")
 
@@ -44,21 +43,17 @@ class CommandHandler:
         policy: SignalPolicy,
         clock: Callable[[], datetime] = _utcnow,
         brokers: BrokerRegistry | None = None,
-        ledger_feed: LedgerFeed | None = None,
     ) -> None:
         self.trading = trading
         self.policy = policy
         self.clock = clock
         self.brokers = brokers
-        self.ledger_feed = ledger_feed
 
     async def handle(
         self, tenant_id: str, entry_id: str, command: dict[str, Any]
     ) -> list[DomainEvent] | None:
         """Decide and record one command; its outcomes (None: not a command, or already handled)."""
         if command.get("type") not in COMMANDS:
-            if self.ledger_feed is not None:
-                await self.ledger_feed.handle(tenant_id, command)
             return None
         for attempt in range(MAX_ATTEMPTS):
             now = self.clock()

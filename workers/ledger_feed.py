@@ -34,7 +34,7 @@ class LedgerFeed:
         self.ledger = ledger
         self.trading = trading
 
-    async def handle(self, tenant_id: str, event: dict[str, Any]) -> bool:
+    async def handle(self, tenant_id: str, entry_id: str, event: dict[str, Any]) -> bool:
         """Post a logged fill to the ledger; False if the entry is not a fill."""
         if event.get("source") != ev.SOURCE or event.get("type") != ev.ORDER_FILLED:
             return False

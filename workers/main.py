@@ -26,7 +26,7 @@ from baas.store.connection import load_functions, open_store, store_url
 from baas.store.ledger import LedgerStore
 from baas.store.trading import Recorded, TradingStore
 from workers.brokers import BrokerRegistry
-from workers.consumer import LogConsumer
+from workers.consumer import LEDGER_GROUP, LogConsumer
 from workers.handlers import CommandHandler
 from workers.ledger_feed import LedgerFeed
 
@@ -86,12 +86,16 @@ def build_worker(settings: Settings) -> Worker:
         )
         name = consumer_name(settings)
         brokers = BrokerRegistry(store, keyspace, trading, settings, name)
-        feed = LedgerFeed(LedgerStore(store, keyspace), trading)
-        handler = CommandHandler(trading, policy, brokers=brokers, ledger_feed=feed)
+        handler = CommandHandler(trading, policy, brokers=brokers)
         consumer = LogConsumer(store, keyspace, settings, name, handler.handle, handler.give_up)
+        feed = LedgerFeed(LedgerStore(store, keyspace), trading)
+        ledger_consumer = LogConsumer(
+            store, keyspace, settings, name, feed.handle, group=LEDGER_GROUP
+        )
         ctx.update(store=store, keyspace=keyspace, trading=trading, brokers=brokers)
         ctx["tasks"] = [
             asyncio.create_task(consumer.run(stop)),
+            asyncio.create_task(ledger_consumer.run(stop)),
             asyncio.create_task(brokers.run_status_publisher(stop)),
         ]
         log.info("worker started", extra={"worker_index": settings.worker_index})

@@ -18,7 +18,7 @@ from baas.core.trading.signals import SignalPolicy
 from baas.store.ledger import LedgerStore
 from baas.store.trading import TradingStore
 from tests.conftest import TenantCredentials, app_client, new_tenant
-from workers.consumer import LogConsumer
+from workers.consumer import LEDGER_GROUP, LogConsumer
 from workers.handlers import CommandHandler
 from workers.ledger_feed import LedgerFeed
 
@@ -38,6 +38,7 @@ class Desk:
     trading: TradingStore
     keyspace: Keyspace
     store: Any
+    ledger_consumer: LogConsumer | None = None
 
     @property
     def url(self) -> str:
@@ -89,8 +90,9 @@ class Desk:
 
     async def drain(self) -> None:
         """Let the worker handle everything sent so far."""
+        consumers = [c for c in (self.consumer, self.ledger_consumer) if c is not None]
         for _ in range(50):
-            if not await self.consumer.step():
+            if not sum([await c.step() for c in consumers]):
                 return
         raise AssertionError("the worker did not settle")
 
@@ -111,10 +113,15 @@ class Desk:
 
 def make_consumer(store: Any, keyspace: Keyspace, settings: Any, name: str = "w1") -> LogConsumer:
     trading = TradingStore(store, keyspace)
-    feed = LedgerFeed(LedgerStore(store, keyspace), trading)
-    handler = CommandHandler(trading, SignalPolicy(), ledger_feed=feed)
-    consumer = LogConsumer(store, keyspace, settings, name, handler.handle, handler.give_up)
-    return consumer
+    handler = CommandHandler(trading, SignalPolicy())
+    return LogConsumer(store, keyspace, settings, name, handler.handle, handler.give_up)
+
+
+def make_ledger_consumer(
+    store: Any, keyspace: Keyspace, settings: Any, name: str = "w1"
+) -> LogConsumer:
+    feed = LedgerFeed(LedgerStore(store, keyspace), TradingStore(store, keyspace))
+    return LogConsumer(store, keyspace, settings, name, feed.handle, group=LEDGER_GROUP)
 
 
 @pytest.fixture
@@ -124,4 +131,5 @@ async def desk(settings, store, prefix) -> AsyncIterator[Desk]:
     tenant = await new_tenant(store, prefix)
     async with app_client(fast) as client:
         consumer = make_consumer(store, keyspace, fast)
-        yield Desk(client, tenant, consumer, TradingStore(store, keyspace), keyspace, store)
+        ledger = make_ledger_consumer(store, keyspace, fast)
+        yield Desk(client, tenant, consumer, TradingStore(store, keyspace), keyspace, store, ledger)

@@ -31,9 +31,9 @@ async def test_fills_go_to_the_alert_strategy_once_even_when_handled_again(desk)
     for entry_id, fields in await desk.store.xrange(
         desk.keyspace.tenant_log(desk.tenant.tenant_id)
     ):
-        await desk.consumer.handler(
-            desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
-        )
+        event = orjson.loads(fields[b"event"])
+        await desk.consumer.handler(desk.tenant.tenant_id, entry_id.decode(), event)
+        await desk.ledger_consumer.handler(desk.tenant.tenant_id, entry_id.decode(), event)
     history = await ledger.history(desk.tenant.tenant_id, strategy.strategy_id)
     orders = [e for e in history if hasattr(e, "side")]
     assert len(orders) == 1
