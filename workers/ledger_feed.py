@@ -33,6 +33,9 @@ class LedgerFeed:
     def __init__(self, ledger: LedgerStore, trading: TradingStore) -> None:
         self.ledger = ledger
         self.trading = trading
+        # What this process already knows to exist; saves store round trips on every fill.
+        self._strategies: set[tuple[str, str]] = set()
+        self._deposited: set[tuple[str, str, str]] = set()
 
     async def handle(self, tenant_id: str, entry_id: str, event: dict[str, Any]) -> bool:
         """Post a logged fill to the ledger; False if the entry is not a fill."""
@@ -69,7 +72,10 @@ class LedgerFeed:
         return True
 
     async def _strategy(self, tenant_id: str, strategy_id: str | None) -> str:
+        if strategy_id and (tenant_id, strategy_id) in self._strategies:
+            return strategy_id
         if strategy_id and await self.ledger.get_strategy(tenant_id, strategy_id) is not None:
+            self._strategies.add((tenant_id, strategy_id))
             return strategy_id
         if strategy_id:
             log.warning(
@@ -80,6 +86,8 @@ class LedgerFeed:
     async def _starting_cash(
         self, tenant_id: str, strategy_id: str, broker_id: str, first_fill: datetime
     ) -> None:
+        if (tenant_id, strategy_id, broker_id) in self._deposited:
+            return
         broker = await self.trading.record_of(tenant_id, BROKERS, broker_id) or DEFAULT_PAPER_BROKER
         amount = Decimal(str(broker.get("StartingCash") or DEFAULT_PAPER_BROKER["StartingCash"]))
         deposit = CashEvent(
@@ -90,3 +98,4 @@ class LedgerFeed:
             note=f"starting cash of the paper broker {broker_id}",
         )
         await self.ledger.record_cash(tenant_id, strategy_id, deposit)
+        self._deposited.add((tenant_id, strategy_id, broker_id))
