@@ -274,9 +274,7 @@ async def test_an_order_cancelled_at_ib_is_reported(
     await broker.submit(broker_order("sig-ib-cancel", "IBM", quantity=1))
     await outcomes.wait_for(lambda: outcomes.of("sig-ib-cancel", "submitted"))
 
-    # as if cancelled in TWS: the gateway cancels it and tells the client
-    order = gateway.order("sig-ib-cancel")
-    gateway._cancel_order(order.placed.client_id, order.placed.order_id)
+    gateway.cancel_at_ib("sig-ib-cancel")  # as if cancelled in TWS
     cancelled = await outcomes.final("sig-ib-cancel")
 
     assert (cancelled.kind, cancelled.reason) == ("cancelled", "cancelled at IB")
@@ -431,13 +429,9 @@ async def test_an_odd_lot_warning_is_not_an_error(
     await broker.submit(broker_order("sig-odd", "EUR.USD", instrument_type="Forex", quantity=1500))
     await outcomes.wait_for(lambda: outcomes.of("sig-odd", "submitted"))
 
-    order = gateway.order("sig-odd")
     # IB's notice for an odd lot arrives as an error message carrying the order id
-    gateway._deliver(
-        order.placed.client_id,
-        messages.error(
-            order.placed.order_id, 399, "Order Message:\nBUY 1500 EUR.USD\nWarning: odd lot"
-        ),
+    gateway.deliver_notice(
+        399, "Order Message:\nBUY 1500 EUR.USD\nWarning: odd lot", order_ref="sig-odd"
     )
     await asyncio.sleep(0.1)
     gateway.release("sig-odd", Fill(price=1.08))

@@ -271,36 +271,22 @@ async def test_a_client_id_in_use_is_the_last_error(
     assert not broker.ready
 
 
-class SilentClock(FakeIBGateway):
-    """A gateway that stops answering reqCurrentTime: a hung IB Gateway, as far as the
-    adapter's heartbeat can tell."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._handlers.pop(In.REQ_CURRENT_TIME)
-
-
-async def test_an_unanswered_heartbeat_reconnects() -> None:
+async def test_an_unanswered_heartbeat_reconnects(
+    gateway: FakeIBGateway, make_broker: MakeBroker
+) -> None:
     options = dataclasses.replace(
         FAST,
         connection=dataclasses.replace(
             FAST.connection, heartbeat_interval=0.1, heartbeat_timeout=0.2
         ),
     )
-    async with SilentClock() as gateway:
-        broker = IbkrBroker(
-            tenant_id="t", broker_id="b", host="127.0.0.1", port=gateway.port, client_id=1,
-            on_outcome=Outcomes(), options=options,
-        )  # fmt: skip
-        async with broker:
-            assert await broker.wait_ready(5)
-            first = broker.status().last_connect_time
-            assert first is not None
-            await reconnected(broker, first)
-            assert broker.status().last_error == (
-                "IB Gateway did not answer a heartbeat within 0.2 s"
-            )
-            assert len([r for r in gateway.received if r.msg_id == 71]) >= 2
+    gateway.stop_answering(In.REQ_CURRENT_TIME)  # a hung IB Gateway, as the heartbeat sees it
+    broker, _ = await make_broker(options=options)
+    first = broker.status().last_connect_time
+    assert first is not None
+    await reconnected(broker, first)
+    assert broker.status().last_error == "IB Gateway did not answer a heartbeat within 0.2 s"
+    assert len([r for r in gateway.received if r.msg_id == 71]) >= 2
 
 
 # --- check() -----------------------------------------------------------------------------
@@ -425,3 +411,71 @@ async def test_the_connection_on_its_own(gateway: FakeIBGateway) -> None:
         await connection.stop()
     assert events == ["connected", "disconnected", "connected", "disconnected"]
     assert not connection.status().connected
+
+
+async def test_a_working_order_of_a_crashed_worker_is_not_sent_again(
+    gateway: FakeIBGateway, make_broker: MakeBroker
+) -> None:
+    """Worker 0 placed a limit order that rests at IB (working, no fills) and crashed; worker 1
+    claims the signal and submits it again. The order is not in worker 1's open orders (IB
+    gives those per clientId) but in all open orders: nothing is sent, worker 1 reports the
+    order and, once IB fills it, delivers the fill once (found with the executions)."""
+    gateway.on_order(Hold(), order_ref="sig-resting")
+    first, first_outcomes = await make_broker(client_id=10)
+    order = broker_order(
+        "sig-resting", "AAPL", quantity=5, order_type="LMT", limit_price="180", expires_in=10
+    )
+    await first.submit(order)
+    await first_outcomes.wait_for(lambda: first_outcomes.of("sig-resting", "submitted"))
+    await first.stop()  # a crash: the order stays working at IB
+    await gateway.wait_for(lambda: gateway.client_ids == set())
+
+    second, outcomes = await make_broker(client_id=11)
+    await second.submit(order)
+    await second.drain()
+
+    [placed] = gateway.placed(order_ref="sig-resting")
+    assert placed.client_id == 10
+    perm_id = str(gateway.order("sig-resting").perm_id)
+    [submitted] = outcomes.of("sig-resting")
+    assert (submitted.kind, submitted.broker_order_id) == ("submitted", perm_id)
+    assert (submitted.quantity, submitted.price) == (Decimal(5), Decimal(180))
+    assert [r.fields for r in gateway.received if r.msg_id == 16 and r.client_id == 11]
+
+    gateway.release("sig-resting", Fill(price=179.5))
+    assert await second.reconcile_executions() == 1
+    filled = await outcomes.final("sig-resting")
+    assert await second.reconcile_executions() == 0
+    await second.drain()
+
+    [execution] = gateway.executions
+    assert (filled.fill_id, filled.quantity, filled.price, filled.commission) == (
+        execution.exec_id, Decimal(5), Decimal("179.5"), Decimal(1),
+    )  # fmt: skip
+    assert filled.broker_order_id == perm_id
+    assert outcomes.kinds("sig-resting") == ["submitted", "filled"]
+    assert len(gateway.placed(order_ref="sig-resting")) == 1
+
+
+async def test_a_working_order_of_another_live_worker_is_not_taken(
+    gateway: FakeIBGateway, make_broker: MakeBroker
+) -> None:
+    """Every worker sees every client's open orders now; each still reports only the orders
+    of the signals it was given."""
+    gateway.on_order(Hold(), order_ref="sig-w10")
+    first, first_outcomes = await make_broker(client_id=10)
+    second, outcomes = await make_broker(client_id=11)
+    await first.submit(
+        broker_order("sig-w10", "AAPL", quantity=1, order_type="LMT", limit_price="180")
+    )
+    await first_outcomes.wait_for(lambda: first_outcomes.of("sig-w10", "submitted"))
+
+    assert await second.reconcile_executions() == 0  # sees the order working, leaves it
+    gateway.release("sig-w10", Fill())
+    await first_outcomes.final("sig-w10")
+    assert await second.reconcile_executions() == 0  # and its execution
+    await second.drain()
+
+    assert [r.client_id for r in gateway.received if r.msg_id == 16].count(11) >= 2
+    assert outcomes.items == []
+    assert first_outcomes.kinds("sig-w10") == ["submitted", "filled"]

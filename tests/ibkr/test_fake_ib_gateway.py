@@ -142,6 +142,28 @@ def sent(gateway: FakeIBGateway, msg_id: int) -> list[tuple[str, ...]]:
     return [r.fields for r in gateway.received if r.msg_id == msg_id]
 
 
+WORKING_REFS = ("all-1", "all-partial", "all-2")
+"""The orders ``place_for_two_clients`` leaves working, in the order they were placed."""
+
+
+async def place_for_two_clients(gateway: FakeIBGateway, connect: Connect) -> tuple[IB, IB]:
+    """Client 1: a resting limit order and a market order filled 40 of 100 (both working);
+    client 2: a limit order held PreSubmitted (working) and a filled one (not working)."""
+    gateway.on_order(Hold(), order_ref="all-1")
+    gateway.on_order(Fill(price=100.0, parts=(40,)), order_ref="all-partial")
+    gateway.on_order(Hold("PreSubmitted"), order_ref="all-2")
+    first, second = await connect(1), await connect(2)
+    resting = first.placeOrder(AAPL, LimitOrder("BUY", 10, 180.0, orderRef="all-1"))
+    await until(lambda: resting.orderStatus.status == "Submitted")
+    partial = first.placeOrder(AAPL, MarketOrder("BUY", 100, orderRef="all-partial"))
+    await until(lambda: partial.orderStatus.filled == 40)
+    held = second.placeOrder(AAPL, LimitOrder("SELL", 5, 195.0, orderRef="all-2"))
+    await until(lambda: held.orderStatus.status == "PreSubmitted")
+    done = second.placeOrder(AAPL, MarketOrder("SELL", 1, orderRef="all-done"))
+    await until(lambda: filled(done))
+    return first, second
+
+
 # --- protocol facts --------------------------------------------------------------------------
 
 
@@ -161,6 +183,58 @@ async def test_handshake_and_start_api_on_a_raw_socket(gateway: FakeIBGateway) -
             assert gateway.client_ids == {7}
         finally:
             writer.close()
+
+
+async def test_all_open_orders_on_a_raw_socket(gateway: FakeIBGateway, connect: Connect) -> None:
+    """reqAllOpenOrders (16, version 1): openOrder (5) then orderStatus (3) for every working
+    order of every client, each with the placing client's orderId and clientId, then
+    openOrderEnd (53, version 1); the same layouts reqOpenOrders gets, which ib_async's
+    Decoder reads to the last field."""
+    await place_for_two_clients(gateway, connect)
+    async with asyncio.timeout(5):
+        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+        try:
+            writer.write(b"API\0" + struct.pack(">I", 9) + b"v157..178")
+            await protocol.read_frame(reader)  # version and connection time
+            writer.write(protocol.encode(71, 2, 3, ""))
+            for _ in "12":  # managed accounts, next valid id
+                await protocol.read_frame(reader)
+            writer.write(protocol.encode(16, 1))
+            frames = [protocol.decode(await protocol.read_frame(reader))]
+            while frames[-1][0] != "53":
+                frames.append(protocol.decode(await protocol.read_frame(reader)))
+        finally:
+            writer.close()
+
+    working = [gateway.order(ref) for ref in WORKING_REFS]
+    each = (messages.open_order, messages.order_status)
+    assert frames == [*(wire(encode(o)) for o in working for encode in each), ["53", "1"]]
+    open_orders, statuses = frames[0:-1:2], frames[1:-1:2]
+    assert [(f[0], f[1], f[23], f[24], f[25]) for f in open_orders] == [
+        ("5", str(o.placed.order_id), o.placed.order_ref, str(o.placed.client_id), str(o.perm_id))
+        for o in working
+    ]  # fmt: skip
+    ids = [str(o.placed.order_id) for o in working]
+    assert [(f[0], f[1], f[2], f[3], f[4], f[9]) for f in statuses] == [
+        ("3", ids[0], "Submitted", "0.0", "10.0", "1"),
+        ("3", ids[1], "Submitted", "40.0", "60.0", "1"),
+        ("3", ids[2], "PreSubmitted", "0.0", "5.0", "2"),
+    ]
+    assert sent(gateway, 16) == [("16", "1")]
+
+    for frame, order in zip(open_orders, working, strict=True):
+        order_id, _contract, o, state = decoded("openOrder", frame)
+        assert (order_id, o.orderId, o.clientId, o.orderRef, o.permId, state.status) == (
+            order.placed.order_id, order.placed.order_id, order.placed.client_id,
+            order.placed.order_ref, order.perm_id, order.status,
+        )  # fmt: skip
+    for frame, order in zip(statuses, working, strict=True):
+        name, args = interpreted(frame)
+        assert (name, args[0], args[1], args[5], args[8]) == (
+            "orderStatus", order.placed.order_id, order.status, order.perm_id,
+            order.placed.client_id,
+        )  # fmt: skip
+    assert interpreted(frames[-1]) == ("openOrderEnd", ())
 
 
 async def test_a_version_range_without_178_is_refused(gateway: FakeIBGateway) -> None:
@@ -615,6 +689,81 @@ async def test_positions_and_account_summary(gateway: FakeIBGateway, connect: Co
     positions = await asyncio.wait_for(ib.reqPositionsAsync(), 5)
     [position] = [p for p in positions if p.contract.conId == 265598]
     assert (position.position, position.avgCost) == (15.0, pytest.approx((1500 + 950) / 15))
+
+
+async def test_all_open_orders_span_every_client(gateway: FakeIBGateway, connect: Connect) -> None:
+    first, second = await place_for_two_clients(gateway, connect)
+    third = await connect(3)
+
+    assert await asyncio.wait_for(third.reqOpenOrdersAsync(), 5) == []
+    trades = await asyncio.wait_for(third.reqAllOpenOrdersAsync(), 5)
+
+    assert sent(gateway, 16) == [("16", "1")]
+    found = {
+        t.order.orderRef: (
+            t.order.clientId, t.order.orderId, t.order.permId, t.order.totalQuantity,
+            t.orderStatus.status, t.orderStatus.filled, t.orderStatus.remaining,
+            t.orderStatus.clientId,
+        )
+        for t in trades
+    }  # fmt: skip
+    ids = {ref: (gateway.order(ref).placed.order_id, gateway.order(ref).perm_id) for ref in found}
+    assert found == {
+        "all-1": (1, *ids["all-1"], 10.0, "Submitted", 0.0, 10.0, 1),
+        "all-partial": (1, *ids["all-partial"], 100.0, "Submitted", 40.0, 60.0, 1),
+        "all-2": (2, *ids["all-2"], 5.0, "PreSubmitted", 0.0, 5.0, 2),
+    }
+    for ib, refs in ((first, ["all-1", "all-partial"]), (second, ["all-2"])):
+        own = await asyncio.wait_for(ib.reqOpenOrdersAsync(), 5)
+        assert sorted(t.order.orderRef for t in own) == refs  # reqOpenOrders: its own only
+
+
+async def test_cancel_at_ib(gateway: FakeIBGateway, connect: Connect) -> None:
+    ib = await connect()
+    gateway.on_order(Hold())
+    errors = errors_of(ib)
+    trade = ib.placeOrder(AAPL, LimitOrder("BUY", 1, 150.0, orderRef="tws-cancel"))
+    await until(lambda: trade.orderStatus.status == "Submitted")
+
+    gateway.cancel_at_ib("tws-cancel")  # as if cancelled in TWS
+    await until(lambda: trade.orderStatus.status == "Cancelled" and errors)
+    assert errors == [(trade.order.orderId, 202, "Order Canceled - reason:")]
+    assert gateway.order("tws-cancel").status == "Cancelled"
+    assert sent(gateway, 4) == []  # the client asked for nothing
+    with pytest.raises(ValueError, match="already Cancelled"):
+        gateway.cancel_at_ib("tws-cancel")
+    with pytest.raises(KeyError):
+        gateway.cancel_at_ib("no-such-order")
+
+
+async def test_deliver_notice(gateway: FakeIBGateway, connect: Connect) -> None:
+    first, second = await connect(1), await connect(2)
+    gateway.on_order(Hold())
+    first_errors, second_errors = errors_of(first), errors_of(second)
+    trade = second.placeOrder(AAPL, LimitOrder("BUY", 150, 150.0, orderRef="odd"))
+    await until(lambda: trade.orderStatus.status == "Submitted")
+
+    gateway.deliver_notice(399, "Order Message:\nWarning: odd lot", order_ref="odd")
+    gateway.deliver_notice(2104, "Market data farm connection is OK:usfarm")
+    await until(lambda: len(second_errors) == 2 and first_errors)
+
+    assert second_errors == [
+        (trade.order.orderId, 399, "Order Message:\nWarning: odd lot"),
+        (-1, 2104, "Market data farm connection is OK:usfarm"),
+    ]
+    assert first_errors == [(-1, 2104, "Market data farm connection is OK:usfarm")]
+    assert not trade.isDone()  # a warning: the order works on
+
+
+async def test_stop_answering(gateway: FakeIBGateway, connect: Connect) -> None:
+    ib = await connect()
+    gateway.stop_answering(protocol.In.REQ_CURRENT_TIME)
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(ib.reqCurrentTimeAsync(), 0.2)
+    assert sent(gateway, 49) == [("49", "1")]  # received, never answered
+    assert await asyncio.wait_for(ib.reqPositionsAsync(), 5) == []  # the rest still answers
+    assert ib.isConnected()
 
 
 async def test_two_clients_and_a_duplicate_client_id(

@@ -3,10 +3,11 @@
 
 ``submit`` (or ``close_position``) turns an accepted signal into an IB order, once: it waits
 for the connection up to the signal's deadline, checks that IB does not already have an order
-for the signal (``orderRef`` = the signal id), qualifies the contract (cached), and places
-the order. Everything IB then reports about it (acknowledgement, each execution with its
-commission, cancellation, rejection with IB's code) becomes a ``BrokerOutcome``, handed in
-order to the ``on_outcome`` sink and then emitted on ``outcomeEvent``.
+for the signal (``orderRef`` = the signal id), whichever clientId sent it, qualifies the
+contract (cached), and places the order. Everything IB then reports about it (acknowledgement,
+each execution with its commission, cancellation, rejection with IB's code) becomes a
+``BrokerOutcome``, handed in order to the ``on_outcome`` sink and then emitted on
+``outcomeEvent``.
 
 After every (re)connect the adapter reconciles before sending anything: executions that
 happened while it was away are delivered (each execId once), orders that completed meanwhile
@@ -573,6 +574,8 @@ class IbkrBroker:
             sig.perm_id = sig.perm_id or view.perm_id
             if sig.quantity is None and view.total_quantity:
                 sig.quantity = view.total_quantity
+            if sig.limit_price is None:
+                sig.limit_price = view.limit_price
         filled = bool(state.fills) or bool(view and view.filled)
         if state.state in ("working", "filled") or filled:
             self._ensure_submitted(sig)

@@ -1,9 +1,10 @@
 """What IB knows about our orders, matched to signals by ``orderRef``.
 
 After every (re)connect, before sending anything, and on a schedule, the adapter takes a
-``Snapshot``: open orders (this clientId's), completed orders (all clients'; they carry no
-orderId or clientId, only permId and orderRef) and executions (all clients', each with its
-clientId, orderRef and commission). From it:
+``Snapshot``: open orders (every client's, through reqAllOpenOrders: a worker that died leaves
+its working orders at IB under its own clientId, which reqOpenOrders would not show), completed
+orders (all clients'; they carry no orderId or clientId, only permId and orderRef) and
+executions (all clients', each with its clientId, orderRef and commission). From it:
 
 - ``order_state(snapshot, ref)``: whether a signal's order exists at IB and how it stands, so a
   signal whose order exists is never sent again;
@@ -44,6 +45,8 @@ class OrderView:
     filled: Decimal | None
     reason: str
     """whyHeld of an open order (ib_async 2.1 drops a completed order's completedStatus)."""
+    limit_price: Decimal | None = None
+    """The limit price of a limit order."""
 
     @property
     def state(self) -> IbState:
@@ -93,15 +96,16 @@ def _view(trade: Trade, *, open_: bool) -> OrderView:
         total_quantity=to_decimal(order.totalQuantity),
         filled=filled,
         reason=(status.whyHeld if open_ else "") or "",
+        limit_price=to_decimal(order.lmtPrice) if order.orderType == "LMT" else None,
     )
 
 
 async def fetch_snapshot(ib: IB, timeout: float) -> Snapshot:  # noqa: ASYNC109
-    """Ask IB for open orders, completed orders and executions (one round trip each, sent
-    together; executions last, so ib_async can attach them to the orders)."""
+    """Ask IB for the open orders of every client, completed orders and executions (one round
+    trip each, sent together; executions last, so ib_async can attach them to the orders)."""
     open_trades, completed, fills = await asyncio.wait_for(
         asyncio.gather(
-            ib.reqOpenOrdersAsync(), ib.reqCompletedOrdersAsync(False), ib.reqExecutionsAsync()
+            ib.reqAllOpenOrdersAsync(), ib.reqCompletedOrdersAsync(False), ib.reqExecutionsAsync()
         ),
         timeout,
     )

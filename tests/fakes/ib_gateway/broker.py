@@ -82,6 +82,14 @@ class Broker(ABC):
             raise ValueError(f"order {order_ref!r} is already {order.status}")
         self._apply(order, behavior)
 
+    def cancel_at_ib(self, order_ref: str) -> None:
+        """Cancel the working order with this orderRef as if from TWS (or by IB): the client
+        that placed it, if connected, gets orderStatus Cancelled, then error 202."""
+        order = self.order(order_ref)
+        if order.is_done:
+            raise ValueError(f"order {order_ref!r} is already {order.status}")
+        self._cancel_order(order.placed.client_id, order.placed.order_id)
+
     def add_instrument(self, instrument: Instrument) -> None:
         self.catalog.add(instrument)
 
@@ -267,11 +275,12 @@ class Broker(ABC):
 
     # answers to requests
 
-    def _open_orders(self, client_id: int) -> list[WorkingOrder]:
+    def _open_orders(self, client_id: int | None = None) -> list[WorkingOrder]:
+        """Working orders of one client (reqOpenOrders), or of every client (reqAllOpenOrders)."""
         return [
             o
             for o in self.ledger.orders.values()
-            if o.placed.client_id == client_id and not o.is_done
+            if (client_id is None or o.placed.client_id == client_id) and not o.is_done
         ]
 
     def _completed_orders(self) -> list[WorkingOrder]:

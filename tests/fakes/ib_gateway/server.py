@@ -92,10 +92,12 @@ class FakeIBGateway(Broker):
         self._server: asyncio.Server | None = None
         self._changed = asyncio.Condition()
         self._failures: list[Exception] = []
+        self._unanswered: set[int] = set()
         self._handlers: dict[int, Handler] = {
             In.PLACE_ORDER: lambda s, f: self._place_order(s.client_id, f),
             In.CANCEL_ORDER: lambda s, f: self._cancel_order(s.client_id, int(f[2])),
-            In.REQ_OPEN_ORDERS: self._req_open_orders,
+            In.REQ_OPEN_ORDERS: lambda s, _: self._send_open_orders(s, s.client_id),
+            In.REQ_ALL_OPEN_ORDERS: lambda s, _: self._send_open_orders(s, None),
             In.REQ_ACCOUNT_UPDATES: self._req_account_updates,
             In.REQ_EXECUTIONS: self._req_executions,
             In.REQ_CONTRACT_DETAILS: self._req_contract_details,
@@ -138,6 +140,22 @@ class FakeIBGateway(Broker):
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    def stop_answering(self, message_id: int) -> None:
+        """Receive (and record) this request from now on but never answer it, like a hung
+        gateway; e.g. ``stop_answering(In.REQ_CURRENT_TIME)`` leaves heartbeats unanswered."""
+        self._unanswered.add(int(message_id))
+
+    def deliver_notice(self, code: int, message: str, *, order_ref: str | None = None) -> None:
+        """Send an error message that is IB's notice or warning (e.g. 399 for an odd lot):
+        about the order with this orderRef (to the client that placed it, with its orderId
+        as reqId), else to every connected client with reqId -1."""
+        if order_ref is None:
+            for client_id in self.client_ids:
+                self._deliver(client_id, msg.error(-1, code, message))
+            return
+        order = self.order(order_ref)
+        self._deliver(order.placed.client_id, msg.error(order.placed.order_id, code, message))
 
     @property
     def client_ids(self) -> set[int]:
@@ -205,7 +223,8 @@ class FakeIBGateway(Broker):
 
     async def _dispatch(self, session: Session, fields: list[str]) -> None:
         self.received.append(Received(session.client_id, tuple(fields)))
-        handler = self._handlers.get(int(fields[0]))
+        msg_id = int(fields[0])
+        handler = None if msg_id in self._unanswered else self._handlers.get(msg_id)
         if handler:
             handler(session, fields)
         await self._notify()
@@ -244,8 +263,11 @@ class FakeIBGateway(Broker):
 
     # requests
 
-    def _req_open_orders(self, session: Session, _: list[str]) -> None:
-        for order in self._open_orders(session.client_id):
+    def _send_open_orders(self, session: Session, client_id: int | None) -> None:
+        """reqOpenOrders (5): this client's working orders; reqAllOpenOrders (16): every
+        client's. Each as openOrder then orderStatus (both carrying the placing client's
+        clientId and orderId), then openOrderEnd."""
+        for order in self._open_orders(client_id):
             session.send(*msg.open_order(order))
             session.send(*msg.order_status(order))
         session.send(Out.OPEN_ORDER_END, 1)
