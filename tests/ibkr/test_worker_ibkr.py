@@ -16,7 +16,7 @@ from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy
 from baas.store.trading import TradingStore
 from tests.conftest import app_client, free_port, new_tenant
-from tests.fakes.ib_gateway import FakeIBGateway, Fill, Reject
+from tests.fakes.ib_gateway import Drop, FakeIBGateway, Fill, Hold, Reject
 from tests.workers.conftest import Desk
 from workers.brokers import BrokerRegistry
 from workers.consumer import LogConsumer
@@ -221,3 +221,107 @@ async def test_baas_ibkr_check(gateway_for_cli):
 async def gateway_for_cli() -> AsyncIterator[FakeIBGateway]:
     async with FakeIBGateway() as gw:
         yield gw
+
+
+async def test_a_limit_order_filled_in_parts(ib_desk):
+    desk, gw, _ = ib_desk
+    gw.on_order(Fill(price=189.5, parts=(4, 6)), symbol="AAPL")
+    signal_id = await desk.signal(
+        BrokerId="ib", Symbol="AAPL", Quantity=10, Price=189.5, OrderType="LMT"
+    )
+    await desk.drain()
+    record = await settled(desk, signal_id, {"filled"})
+    assert [h["Status"] for h in record["History"]] == [
+        "accepted",
+        "submitted",
+        "partially_filled",
+        "filled",
+    ]
+    assert [f["Quantity"] for f in record["Fills"]] == ["4", "6"]
+    [placed] = gw.placed(order_ref=signal_id)
+    assert (placed.order_type, placed.lmt_price) == ("LMT", 189.5)
+
+
+@pytest.mark.parametrize(
+    ("behavior", "code"),
+    [
+        (Reject(10289, "Order rejected: the order size exceeds the allowed limit"), 10289),
+        (Reject.fractional(), 10243),
+    ],
+)
+async def test_other_ib_rejections(ib_desk, behavior, code):
+    desk, gw, _ = ib_desk
+    gw.on_order(behavior, symbol="AAPL")
+    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=3, Price=190.0)
+    await desk.drain()
+    record = await settled(desk, signal_id, {"rejected", "cancelled"})
+    assert (record["Status"], record["BrokerCode"]) == ("rejected", code)
+
+
+async def test_a_fractional_share_quantity_is_rejected_before_sending(ib_desk):
+    desk, gw, _ = ib_desk
+    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=0.5, Price=190.0)
+    await desk.drain()
+    record = await settled(desk, signal_id, {"rejected"})
+    assert record["Status"] == "rejected"
+    assert "10243" in record["Reason"]
+    assert gw.placed(order_ref=signal_id) == []
+
+
+async def test_an_unknown_symbol_is_rejected_with_ibs_message(ib_desk):
+    desk, _, _ = ib_desk
+    signal_id = await desk.signal(BrokerId="ib", Symbol="NOPE", Quantity=1, Price=10.0)
+    await desk.drain()
+    record = await settled(desk, signal_id, {"rejected"})
+    assert (record["Status"], record["BrokerCode"]) == ("rejected", 200)
+    assert "security definition" in record["Reason"].lower()
+
+
+async def test_a_cancel_at_ib_reaches_the_log(ib_desk):
+    desk, gw, _ = ib_desk
+    gw.on_order(Hold(), symbol="AAPL")
+    signal_id = await desk.signal(
+        BrokerId="ib", Symbol="AAPL", Quantity=1, Price=150.0, OrderType="LMT"
+    )
+    await desk.drain()
+    await settled(desk, signal_id, {"submitted"})
+    gw.cancel_at_ib(signal_id)
+    record = await settled(desk, signal_id, {"cancelled"})
+    assert record["Status"] == "cancelled"
+
+
+async def test_a_dropped_connection_mid_order_places_no_second_order(ib_desk):
+    desk, gw, _ = ib_desk
+    gw.on_order(Drop(price=190.0), symbol="AAPL")
+    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=5, Price=190.0)
+    await desk.drain()
+    record = await settled(desk, signal_id, {"filled"})
+    assert record["Status"] == "filled"
+    assert len(gw.placed(order_ref=signal_id)) == 1
+    # The same command handled again (another worker after a crash): still one order.
+    [(entry_id, fields)] = [
+        (e, f)
+        for e, f in await desk.store.xrange(desk.keyspace.tenant_log(desk.tenant.tenant_id))
+        if b'"SubmitSignal"' in f[b"event"]
+    ]
+    await desk.consumer.handler(
+        desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
+    )
+    assert len(gw.placed(order_ref=signal_id)) == 1
+
+
+async def test_two_workers_connect_with_their_own_client_ids(ib_desk, store):
+    desk, gw, first = ib_desk
+    second_settings = dataclasses.replace(first.settings, worker_index=1)
+    second = BrokerRegistry(store, desk.keyspace, desk.trading, second_settings, "w-two")
+    try:
+        broker = await desk.trading.record_of(desk.tenant.tenant_id, "brokers", "ib")
+        one = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+        await desk.drain()
+        await settled(desk, one, {"filled"})
+        record = await desk.signal_record(one)
+        await second.submit(desk.tenant.tenant_id, broker, record)  # as a second worker would
+        assert len(gw.placed(order_ref=one)) == 1
+        assert {10, 11} <= set(gw.client_ids)
+    finally:
+        await second.stop()
