@@ -5,10 +5,12 @@ from __future__ import annotations
 import uvicorn
 
 from baas.settings import Settings
+from baas.store.connection import store_url
 from gateway.app import create_app
 
 
 def serve(settings: Settings) -> None:
+    store_url(settings)  # fail here, with the reason, when no store is running
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,

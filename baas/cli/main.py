@@ -12,6 +12,7 @@ from baas import logs
 from baas.cli import admin
 from baas.cli import ledger as ledger_cli
 from baas.settings import Settings, SettingsError, describe
+from baas.store.connection import StoreNotFound
 
 DESCRIPTION = """\
 Self-hosted trading command gateway: a BaaS-compatible CloudEvents API, workers that route
@@ -261,7 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
-    return args.handler(args, settings)
+    try:
+        return args.handler(args, settings)
+    except StoreNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -478,3 +478,19 @@ def test_baas_run_on_an_external_store_starts_no_valkey(store_url, prefix, tmp_p
         assert gone(run.children) == {}
     assert not (data_dir / "store.url").exists()
     assert not (data_dir / "appendonlydir").exists()
+
+
+@pytest.mark.parametrize("role", ["gateway", "worker"])
+def test_a_process_without_a_store_says_why(role, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "BAAS_REDIS_URL")}
+    env["BAAS_DATA_DIR"] = str(tmp_path / "empty")
+    done = subprocess.run(
+        [sys.executable, "-m", "baas.cli.main", role],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "no store is running" in done.stderr
+    assert "Traceback" not in done.stderr
