@@ -102,6 +102,11 @@ class Keyspace:
         """Hash: ``version`` (events applied) and ``state`` (the projection, JSON)."""
         return self._strategy(tenant_id, strategy_id, "state")
 
+    def ledger_nav(self, tenant_id: str, strategy_id: str) -> str:
+        """Hash: benchmark ("" for none) → the strategy's stored NAV projection (derived data,
+        dropped by a rebuild)."""
+        return self._strategy(tenant_id, strategy_id, "nav")
+
     def ledger_history(self, tenant_id: str, strategy_id: str) -> str:
         """List: the strategy's ledger events (as in the log), in the order they were recorded."""
         return self._strategy(tenant_id, strategy_id, "history")

@@ -15,7 +15,8 @@ newest order or snapshot applied is applied to the stored state as it is; an ord
 that (a backfill) makes the whole history replay. Cash events commute with everything else and
 never cause a replay. ``rebuild_ledger`` folds the log into the same projections.
 
-Layout: see ``Keyspace`` (``ledger:*`` keys under the tenant's hash tag; the strategy and key
+Layout: see ``Keyspace`` (``ledger:*`` keys under the tenant's hash tag, among them
+``ledger_nav`` for the stored NAV projections of ``baas.store.ledger_nav``; the strategy and key
 indexes under ``{g}``).
 """
 
@@ -624,8 +625,9 @@ class LedgerStore:
     async def nav_series(
         self, tenant_id: str, strategy_id: str, closes_of: Any, benchmark: str | None
     ) -> tuple[NavSeries, dict[str, dict[date, str]]]:
-        """The strategy's session NAV, and the closes it used (``closes_of(symbols)``: a
-        ``PriceStore.closes``)."""
+        """The strategy's session NAV replayed from its whole history, and the closes it used
+        (``closes_of(symbols)``: a ``PriceStore.closes``). The API reads the NAV projection
+        instead (``baas.store.ledger_cache``), which always equals this."""
         projection = await self.projection(tenant_id, strategy_id)
         events = await self.history(tenant_id, strategy_id)
         symbols = set(projection.symbols)
@@ -957,6 +959,7 @@ async def rebuild_ledger(store: aioredis.Redis, keyspace: Keyspace, tenant_id: s
         for sid in every:
             for key in (
                 keyspace.ledger_state(tenant_id, sid),
+                keyspace.ledger_nav(tenant_id, sid),
                 keyspace.ledger_history(tenant_id, sid),
                 keyspace.ledger_order_ids(tenant_id, sid),
                 keyspace.ledger_cash_ids(tenant_id, sid),

@@ -27,10 +27,16 @@ from baas.core.ledger.events import (
 )
 from baas.core.ledger.metrics import compute_metrics
 from baas.core.ledger.nav import (
+    CloseSeries,
+    NavBackfill,
+    NavCheckpoint,
     NavPoint,
+    NavProjection,
     NavSeries,
     Valuation,
+    build_nav_projection,
     build_nav_series,
+    extend_nav_series,
     mark_to_market,
 )
 from baas.core.ledger.performance import benchmark_returns, performance_report
@@ -41,9 +47,13 @@ __all__ = [
     "EFFECTIVE_STATUSES",
     "EXTERNAL_FLOW_TYPES",
     "CashEvent",
+    "CloseSeries",
     "LedgerEvent",
     "LedgerState",
+    "NavBackfill",
+    "NavCheckpoint",
     "NavPoint",
+    "NavProjection",
     "NavSeries",
     "Order",
     "Position",
@@ -57,8 +67,10 @@ __all__ = [
     "apply_orders",
     "apply_snapshot",
     "benchmark_returns",
+    "build_nav_projection",
     "build_nav_series",
     "compute_metrics",
+    "extend_nav_series",
     "mark_to_market",
     "parse_timestamp",
     "performance_report",

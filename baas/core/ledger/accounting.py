@@ -63,6 +63,20 @@ class LedgerState:
     cash_totals: dict[str, Decimal] = field(default_factory=dict)
     last_order_at: datetime | None = None
 
+    def copy(self) -> LedgerState:
+        """An independent copy (positions are mutable; amounts and times are not)."""
+        return LedgerState(
+            self.cash,
+            {
+                symbol: Position(symbol, p.quantity, p.cost_basis, p.updated_at)
+                for symbol, p in self.positions.items()
+            },
+            self.realized_pnl,
+            self.fees_paid,
+            dict(self.cash_totals),
+            self.last_order_at,
+        )
+
     @property
     def external_flows(self) -> Decimal:
         """Net deposits minus withdrawals."""

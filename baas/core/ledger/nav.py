@@ -28,15 +28,24 @@ Returns
     NAV_{t-1} + F_t is zero or negative there is no capital to measure a return on
     (for example an order-only strategy that never deposited): that session's return
     is undefined, reported as None, and left out of every metric (not counted as 0).
+
+Checkpoints
+    ``build_nav_projection`` returns the series and a ``NavCheckpoint``: the state after the
+    last date processed before the newest event's date, the events not applied by then, and
+    the sessions up to it. ``extend_nav_series`` goes on from a checkpoint with later events
+    (dated at or after the newest one) and with the closes after it, and gives exactly what
+    ``build_nav_series`` gives over the whole history: the sessions before the checkpoint do not
+    depend on later events (an event changes no session dated before it) nor on later closes.
+    An older event (a backfill) or a changed close up to the checkpoint needs a rebuild.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
 from operator import attrgetter
 from typing import Any
@@ -170,6 +179,91 @@ def _apply_snapshot_flow(
     return flow
 
 
+class CloseSeries(Mapping[date, Price]):
+    """One symbol's closes in date order: a read-only mapping that also finds the closes after a
+    date by bisection, so that extending a NAV reads only the closes it has not seen."""
+
+    __slots__ = ("_closes", "dates")
+
+    def __init__(self, closes: Mapping[date, Price]) -> None:
+        ordered = sorted(closes.items())
+        self.dates: tuple[date, ...] = tuple(d for d, _ in ordered)
+        self._closes: dict[date, Price] = dict(ordered)
+
+    def __getitem__(self, day: date) -> Price:
+        return self._closes[day]
+
+    def __iter__(self) -> Iterator[date]:
+        return iter(self.dates)
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+    def count_through(self, day: date) -> int:
+        """How many closes are dated on or before ``day``."""
+        return bisect.bisect_right(self.dates, day)
+
+
+def _split(
+    series: Mapping[date, Price], floor: date
+) -> tuple[Price | None, list[tuple[date, Price]]]:
+    """The last close on or before ``floor``, and the closes after it."""
+    if isinstance(series, CloseSeries):
+        dates = series.dates
+        k = series.count_through(floor)
+        last = series[dates[k - 1]] if k else None
+        return last, [(d, series[d]) for d in dates[k:]]
+    before = [d for d in series if d <= floor]
+    last = series[max(before)] if before else None
+    return last, [(d, close) for d, close in series.items() if d > floor]
+
+
+@dataclass(frozen=True, slots=True)
+class NavCheckpoint:
+    """Where a NAV computation can go on from, without the events before it.
+
+    Every date up to ``through`` is done: ``state`` is the accounting state after it, ``points``
+    the sessions up to it, ``previous_nav`` the NAV of the last of them. ``pending`` holds the
+    effective events not applied yet, in time order: those dated after ``through``, and those that
+    were waiting for a session. ``symbols`` are every symbol traded or snapshotted, and the
+    benchmark: the checkpoint holds only for the closes of these symbols up to ``through`` that it
+    was made with. ``last_event_at`` is the newest effective event's time: an event at or after it
+    extends the checkpoint, an older one (a backfill) needs the whole history again.
+
+    ``through`` is always before the newest event's date, so that more events of that day (or
+    later) find the sessions they change still ahead. Treat a checkpoint as immutable (``state``
+    is copied before it is applied to).
+    """
+
+    benchmark: str | None = None
+    inception: date | None = None
+    through: date | None = None
+    last_event_at: datetime | None = None
+    state: LedgerState = field(default_factory=LedgerState)
+    pending: tuple[LedgerEvent, ...] = ()
+    points: tuple[NavPoint, ...] = ()
+    previous_nav: Decimal = ZERO
+    starting_equity: Decimal | None = None
+    symbols: frozenset[str] = frozenset()
+
+    def accepts(self, events: Iterable[LedgerEvent]) -> bool:
+        """True when no effective event of ``events`` is older than the newest one folded in."""
+        last = self.last_event_at
+        return last is None or all(e.timestamp >= last for e in events if _is_effective(e))
+
+
+@dataclass(frozen=True, slots=True)
+class NavProjection:
+    """A NAV series and the checkpoint from which later events extend it."""
+
+    series: NavSeries
+    checkpoint: NavCheckpoint
+
+
+class NavBackfill(ValueError):
+    """An effective event older than the newest one of the checkpoint: rebuild from the start."""
+
+
 def build_nav_series(
     events: Iterable[LedgerEvent], closes: Closes, *, benchmark: str | None = None
 ) -> NavSeries:
@@ -178,42 +272,93 @@ def build_nav_series(
     ``closes`` needs the symbols the strategy trades and the benchmark; other symbols
     in it are ignored. See the module docstring for the session and return rules.
     """
-    ordered = sorted((e for e in events if _is_effective(e)), key=attrgetter("timestamp"))
-    if not ordered:
-        return NavSeries(())
-    event_dates = [utc_date(e.timestamp) for e in ordered]
-    inception = event_dates[0]
+    return build_nav_projection(events, closes, benchmark=benchmark).series
 
-    relevant: set[str] = set()
+
+def build_nav_projection(
+    events: Iterable[LedgerEvent], closes: Closes, *, benchmark: str | None = None
+) -> NavProjection:
+    """``build_nav_series`` and the checkpoint to extend it from."""
+    return extend_nav_series(NavCheckpoint(benchmark=benchmark or None), events, closes)
+
+
+def extend_nav_series(
+    checkpoint: NavCheckpoint, events: Iterable[LedgerEvent], closes: Closes
+) -> NavProjection:
+    """The NAV of the checkpoint's history followed by ``events`` (in the order recorded), as
+    ``build_nav_series`` gives it over the whole history, and the next checkpoint.
+
+    Only the pending events, the new ones, and the closes after ``checkpoint.through`` are
+    read: the cost grows with them and with the sessions after ``through``, not with the
+    history before it. ``closes`` up to ``through`` of ``checkpoint.symbols`` must be those the
+    checkpoint was made with (a changed one needs a rebuild). Raises ``NavBackfill`` when an
+    effective event is older than ``checkpoint.last_event_at``.
+    """
+    new = sorted((e for e in events if _is_effective(e)), key=attrgetter("timestamp"))
+    last = checkpoint.last_event_at
+    if new and last is not None and new[0].timestamp < last:
+        raise NavBackfill(f"an event at {new[0].timestamp.isoformat()} is older than {last}")
+    ordered = [*checkpoint.pending, *new]
+    inception = checkpoint.inception
+    if inception is None:
+        if not ordered:
+            return NavProjection(NavSeries(()), checkpoint)
+        inception = utc_date(ordered[0].timestamp)
+    newest = new[-1].timestamp if new else last
+    assert newest is not None
+    # The next checkpoint is taken before the newest event's date is processed.
+    stop = utc_date(newest)
+    event_dates = [utc_date(e.timestamp) for e in ordered]
+    benchmark = checkpoint.benchmark
+
+    relevant = set(checkpoint.symbols)
     for event in ordered:
         relevant.update(_event_symbols(event))
     if benchmark:
         relevant.add(benchmark)
+    through = checkpoint.through
+    floor = through if through is not None else inception - timedelta(days=1)
 
     with localcontext(ACCOUNTING_CONTEXT):
+        # A symbol's mark is its last close on or before the day being valued.
         marks: dict[str, Decimal] = {}
         by_date: dict[date, list[tuple[str, Price]]] = defaultdict(list)
         for symbol in relevant:
             series = closes.get(symbol)
             if not series:
                 continue
-            before = [d for d in series if d < inception]
-            if before:
-                marks[symbol] = to_decimal(series[max(before)])
-            for d, close in series.items():
-                if d >= inception:
-                    by_date[d].append((symbol, close))
+            before, after = _split(series, floor)
+            if before is not None:
+                marks[symbol] = to_decimal(before)
+            for d, close in after:
+                by_date[d].append((symbol, close))
 
-        state = LedgerState()
-        points: list[NavPoint] = []
-        prev_nav = ZERO
-        starting_equity: Decimal | None = None
+        state = checkpoint.state.copy()
+        points = list(checkpoint.points)
+        prev_nav = checkpoint.previous_nav
+        starting_equity = checkpoint.starting_equity
+        symbols = frozenset(relevant)
+        saved: NavCheckpoint | None = None
         i = 0
         n = len(ordered)
         for d in sorted(by_date):
+            if saved is None and d >= stop:
+                saved = NavCheckpoint(
+                    benchmark,
+                    inception,
+                    through,
+                    newest,
+                    state.copy(),
+                    tuple(ordered[i:]),
+                    tuple(points),
+                    prev_nav,
+                    starting_equity,
+                    symbols,
+                )
             today = by_date[d]
             for symbol, close in today:
                 marks[symbol] = to_decimal(close)
+            through = d
             j = bisect.bisect_right(event_dates, d, lo=i)
             if not _is_session(today, benchmark, state, ordered, i, j):
                 continue
@@ -239,7 +384,20 @@ def build_nav_series(
             prev_nav = nav
             if i == n and not state.positions and not benchmark:
                 break  # nothing left that could make another session
-    return NavSeries(tuple(points), starting_equity)
+        if saved is None:  # every date known is before the newest event's
+            saved = NavCheckpoint(
+                benchmark,
+                inception,
+                through,
+                newest,
+                state,
+                tuple(ordered[i:]),
+                tuple(points),
+                prev_nav,
+                starting_equity,
+                symbols,
+            )
+    return NavProjection(NavSeries(tuple(points), starting_equity), saved)
 
 
 def _is_session(
