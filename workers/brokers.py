@@ -164,7 +164,7 @@ class BrokerRegistry:
             data.update(
                 FillId=outcome.fill_id,
                 Symbol=signal.get("Symbol"),
-                Side=signal.get("Side"),
+                Side=outcome.side or signal.get("Side"),
                 Quantity=_text(outcome.quantity),
                 Price=_text(outcome.price),
                 Commission=_text(outcome.commission) or "0",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from baas.core.trading.signals import SignalPolicy
 from baas.store.trading import TradingStore
 from tests.conftest import app_client, free_port, new_tenant
 from tests.fakes.ib_gateway import Drop, FakeIBGateway, Fill, Hold, Reject
-from tests.workers.conftest import Desk
+from tests.workers.conftest import Desk, now_iso
 from workers.brokers import BrokerRegistry
 from workers.consumer import LogConsumer
 from workers.handlers import CommandHandler
@@ -325,3 +326,36 @@ async def test_two_workers_connect_with_their_own_client_ids(ib_desk, store):
         assert {10, 11} <= set(gw.client_ids)
     finally:
         await second.stop()
+
+
+async def test_position_mode_trades_the_difference_with_ibs_position(ib_desk):
+    desk, gw, _ = ib_desk
+    gw.set_position(gw.instrument("AAPL"), 3, 180.0)
+
+    async def target(position: int) -> str:
+        signal_id = secrets.token_hex(6)
+        data = {
+            "CorrelationId": "alert-1",
+            "Id": signal_id,
+            "BrokerId": "ib",
+            "Symbol": "AAPL",
+            "Date": now_iso(),
+            "Data": "buy",
+            "Quantity": 1,
+            "Price": 190.0,
+            "OrderType": "MKT",
+            "InstrumentType": "STK",
+        }
+        await desk.send("SubmitSignal", data, targetposition=str(position))
+        await desk.drain()
+        assert (await settled(desk, signal_id, {"filled"}))["Status"] == "filled"
+        return signal_id
+
+    first = await target(10)
+    [placed] = gw.placed(order_ref=first)
+    assert (placed.action, placed.total_quantity) == ("BUY", 7)
+    second = await target(4)
+    [placed] = gw.placed(order_ref=second)
+    assert (placed.action, placed.total_quantity) == ("SELL", 6)
+    record = await desk.signal_record(second)
+    assert record["Fills"][0]["Quantity"] == "6"

@@ -256,10 +256,7 @@ class IbkrBroker:
         """Send the signal's order to IB, once. Returns when it is placed, found already at
         IB, or rejected (outcomes go to the sink). A second call for the same signal, in this
         process or (after a crash) in a new one, sends nothing."""
-        if order.side == "close":
-            await self.close_position(order)
-            return
-        await self._execute(order, close=False)
+        await self._execute(order, close=order.side in ("close", "target"))
 
     async def close_position(self, order: BrokerOrder) -> None:
         """Flatten the position IB reports in the order's instrument: sell a long, buy back a
@@ -494,9 +491,17 @@ class IbkrBroker:
             ),
             Decimal(0),
         )
+        where = f" in account {account}" if account else ""
+        what = _describe(qualified.contract)
+        if order.side == "target":
+            difference = order.quantity - held
+            if not difference:
+                raise OrderRefused(
+                    f"the position in {what}{where} is already {held}: nothing to trade"
+                )
+            side = "buy" if difference > 0 else "sell"
+            return dataclasses.replace(order, side=side, quantity=abs(difference))
         if not held:
-            where = f" in account {account}" if account else ""
-            what = _describe(qualified.contract)
             raise OrderRefused(f"nothing to close: IB reports no position in {what}{where}")
         return dataclasses.replace(order, side="sell" if held > 0 else "buy", quantity=abs(held))
 
@@ -724,6 +729,7 @@ class IbkrBroker:
             commission_currency=report.currency if has_report else None,
             cumulative_quantity=to_decimal(e.cumQty),
             broker_order_id=str(e.permId) if e.permId else None,
+            side="buy" if e.side == "BOT" else "sell",
         )
 
     def _ensure_submitted(self, sig: _Signal) -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Literal
 
 InstrumentType = Literal["STK", "Forex", "Crypto", "Options"]
-Side = Literal["buy", "sell", "close"]
+Side = Literal["buy", "sell", "close", "target"]
 OrderType = Literal["MKT", "LMT"]
 OutcomeKind = Literal["submitted", "filled", "rejected", "cancelled"]
 
@@ -35,7 +35,9 @@ class BrokerOrder:
     amount); ``limit_price`` is set for ``LMT``. ``deadline`` is the signal's time plus the
     alert's maximum age: an order that cannot be sent by then is rejected, never sent late.
     ``side="close"`` (or ``close_position``) ignores ``quantity`` and flattens the position
-    IB reports. ``option`` gives an option's fields when ``symbol`` is not an OCC symbol.
+    IB reports; ``side="target"`` takes ``quantity`` as the signed position to reach and trades
+    the difference with the position IB reports. ``option`` gives an option's fields when
+    ``symbol`` is not an OCC symbol.
     """
 
     signal_id: str
@@ -86,6 +88,8 @@ class BrokerOutcome:
     """The quantity the order was sent for (None for a cash-quantity Crypto buy)."""
     code: int | None = None
     reason: str | None = None
+    side: str | None = None
+    """For a fill: "buy" or "sell", as IB executed it."""
 
 
 OutcomeSink = Callable[[BrokerOutcome], Awaitable[None]]

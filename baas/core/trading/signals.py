@@ -139,13 +139,12 @@ def _external_order(
     target_position: Decimal | None,
 ) -> dict[str, Any]:
     """What a broker outside the sandbox (IBKR) is to be sent: the worker submits it after the
-    acceptance is recorded; the broker resolves a ``close`` to the position it reports."""
-    if target_position is not None:
-        raise _Rejection(
-            "position mode needs the broker's position: not supported for this broker kind yet"
-        )
+    acceptance is recorded; the broker resolves a ``close`` (flatten) and a ``target`` (reach
+    this signed position) against the position it reports."""
     price = _decimal(data.get("Price")) or None
-    if data["Data"] == "close":
+    if target_position is not None:
+        side, quantity = "target", target_position
+    elif data["Data"] == "close":
         side, quantity = "close", Decimal(0)
     else:
         side = data["Data"]
