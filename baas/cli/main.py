@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from typing import Any
 
 from baas import logs
 from baas.cli import admin
@@ -104,136 +105,151 @@ def build_parser() -> argparse.ArgumentParser:
         _settings_table,
     )
 
-    tenants = commands.add_parser(
-        "tenants", help="Create and list tenants.", description="Create and list tenants."
-    )
-    tenant_commands = tenants.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = tenant_commands.add_parser(
+    def group(name: str, help: str, description: str | None = None) -> Any:
+        sub = commands.add_parser(name, help=help, description=description or help)
+        return sub.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(
+        actions: Any,
+        name: str,
+        help: str,
+        handler: Callable[..., int],
+        *,
+        description: str | None = None,
+        tenant: bool = False,
+        json_help: str | None = "print JSON",
+    ) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help, description=description or help)
+        if tenant:
+            sub.add_argument("--tenant", required=True, metavar="ID", help="the Tenant ID")
+        if json_help:
+            sub.add_argument("--json", action="store_true", help=json_help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    tenants = group("tenants", "Create and list tenants.")
+    create = action(
+        tenants,
         "create",
-        help="Create a tenant and its first API key (the key is printed once).",
-        description="Create a tenant and its first API key (the key is printed once).",
+        "Create a tenant and its first API key (the key is printed once).",
+        _async(admin.tenants_create),
+        json_help='print {"tenant_id": ..., "api_key": ...}',
     )
     create.add_argument("--name", required=True, help="a name for people to recognise it by")
-    create.add_argument(
-        "--json", action="store_true", help='print {"tenant_id": ..., "api_key": ...}'
-    )
-    create.set_defaults(handler=_async(admin.tenants_create))
-    listing = tenant_commands.add_parser("list", help="List tenants.", description="List tenants.")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(handler=_async(admin.tenants_list))
+    action(tenants, "list", "List tenants.", _async(admin.tenants_list))
 
-    keys = commands.add_parser(
+    keys = group(
         "keys",
-        help="Create, list and revoke a tenant's API keys.",
-        description="Create, list and revoke a tenant's API keys. Keys are "
-        "stored only as SHA-256 digests: a key is shown once, at creation.",
+        "Create, list and revoke a tenant's API keys.",
+        "Create, list and revoke a tenant's API keys. Keys are stored only as SHA-256 digests: "
+        "a key is shown once, at creation.",
     )
-    key_commands = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
-    kcreate = key_commands.add_parser(
+    kcreate = action(
+        keys,
         "create",
-        help="Create an API key (printed once).",
-        description="Create an API key (printed once).",
+        "Create an API key (printed once).",
+        _async(admin.keys_create),
+        tenant=True,
+        json_help='print {"key_id": ..., "api_key": ...}',
     )
-    kcreate.add_argument("--tenant", required=True, metavar="ID", help="the Tenant ID")
     kcreate.add_argument("--name", default="", help="a label for the key")
-    kcreate.add_argument(
-        "--json", action="store_true", help='print {"key_id": ..., "api_key": ...}'
-    )
-    kcreate.set_defaults(handler=_async(admin.keys_create))
-    klist = key_commands.add_parser(
+    action(
+        keys,
         "list",
-        help="List a tenant's keys (never the keys themselves).",
-        description="List a tenant's keys (never the keys themselves).",
+        "List a tenant's keys (never the keys themselves).",
+        _async(admin.keys_list),
+        tenant=True,
     )
-    klist.add_argument("--tenant", required=True, metavar="ID", help="the Tenant ID")
-    klist.add_argument("--json", action="store_true", help="print JSON")
-    klist.set_defaults(handler=_async(admin.keys_list))
-    krevoke = key_commands.add_parser(
+    krevoke = action(
+        keys,
         "revoke",
-        help="Revoke a key: every gateway answers 401 to it at once (idempotent).",
-        description="Revoke a key: every gateway answers 401 to it at once (idempotent).",
+        "Revoke a key: every gateway answers 401 to it at once (idempotent).",
+        _async(admin.keys_revoke),
+        tenant=True,
     )
-    krevoke.add_argument("--tenant", required=True, metavar="ID", help="the Tenant ID")
     krevoke.add_argument("key_id", metavar="KEY_ID", help="the key's id, from `baas keys list`")
-    krevoke.add_argument("--json", action="store_true", help="print JSON")
-    krevoke.set_defaults(handler=_async(admin.keys_revoke))
-    strategies = commands.add_parser(
+
+    strategies = group(
         "strategies",
-        help="Create and list a tenant's ledger strategies.",
-        description="Create and list a tenant's ledger strategies. A strategy's API keys "
+        "Create and list a tenant's ledger strategies.",
+        "Create and list a tenant's ledger strategies. A strategy's API keys "
         "(Authorization: Bearer fq_live_…) are made over HTTP: POST /strategies/<id>/api-keys "
         "with the tenant's X-Api-Key.",
     )
-    strategy_commands = strategies.add_subparsers(dest="action", metavar="ACTION", required=True)
-    screate = strategy_commands.add_parser(
-        "create", help="Create a strategy.", description="Create a strategy of a tenant."
+    screate = action(
+        strategies,
+        "create",
+        "Create a strategy.",
+        _async(ledger_cli.strategies_create),
+        description="Create a strategy of a tenant.",
+        tenant=True,
+        json_help='print {"strategy_id": ...}',
     )
-    screate.add_argument("--tenant", required=True, metavar="ID", help="the Tenant ID")
     screate.add_argument("--name", required=True, help="the strategy's name")
     screate.add_argument(
         "--base-currency", default="USD", metavar="CCY", help="its currency (default USD)"
     )
-    screate.add_argument("--json", action="store_true", help='print {"strategy_id": ...}')
-    screate.set_defaults(handler=_async(ledger_cli.strategies_create))
-    slist = strategy_commands.add_parser(
-        "list", help="List a tenant's strategies.", description="List a tenant's strategies."
+    action(
+        strategies,
+        "list",
+        "List a tenant's strategies.",
+        _async(ledger_cli.strategies_list),
+        tenant=True,
     )
-    slist.add_argument("--tenant", required=True, metavar="ID", help="the Tenant ID")
-    slist.add_argument("--json", action="store_true", help="print JSON")
-    slist.set_defaults(handler=_async(ledger_cli.strategies_list))
 
-    prices = commands.add_parser(
+    prices = group(
         "prices",
-        help="Import, fetch and list daily closes (shared by every tenant).",
-        description="Daily closes, for orders sent without a price, marks, NAV and benchmarks. "
+        "Import, fetch and list daily closes (shared by every tenant).",
+        "Daily closes, for orders sent without a price, marks, NAV and benchmarks. "
         "A close missing from the store is never invented.",
     )
-    price_commands = prices.add_subparsers(dest="action", metavar="ACTION", required=True)
-    pimport = price_commands.add_parser(
+    pimport = action(
+        prices,
         "import",
-        help="Import closes from a CSV file.",
+        "Import closes from a CSV file.",
+        _async(ledger_cli.prices_import),
         description="Import closes from a CSV file with a header: long (date,symbol,close[,...]) "
         "or one symbol's Yahoo-style file (Date,Open,High,Low,Close,Adj Close,Volume) with "
         "--symbol. Rows without a close (null) are skipped. A close replaces the one of the same "
         "symbol and date.",
+        json_help="print the counts as JSON",
     )
     pimport.add_argument("file", metavar="FILE.csv", help="the CSV file")
     pimport.add_argument(
         "--symbol", metavar="SYM", help="the symbol of a file without a symbol column"
     )
-    pimport.add_argument("--json", action="store_true", help="print the counts as JSON")
-    pimport.set_defaults(handler=_async(ledger_cli.prices_import))
-    pfetch = price_commands.add_parser(
+    pfetch = action(
+        prices,
         "fetch",
-        help="Fetch closes from the price provider (Polygon, when POLYGON_API_KEY is set).",
+        "Fetch closes from the price provider (Polygon, when POLYGON_API_KEY is set).",
+        _async(ledger_cli.prices_fetch),
         description="Fetch a symbol's daily closes from the price provider into the store "
         "(Polygon.io with POLYGON_API_KEY; pip install polygon-api-client).",
     )
     pfetch.add_argument("symbol", metavar="SYMBOL")
     pfetch.add_argument("--start", required=True, metavar="YYYY-MM-DD")
     pfetch.add_argument("--end", required=True, metavar="YYYY-MM-DD")
-    pfetch.add_argument("--json", action="store_true", help="print JSON")
-    pfetch.set_defaults(handler=_async(ledger_cli.prices_fetch))
-    plist = price_commands.add_parser(
+    action(
+        prices,
         "list",
-        help="List the symbols with closes, and their latest close.",
-        description="List the symbols with closes, and their latest close.",
+        "List the symbols with closes, and their latest close.",
+        _async(ledger_cli.prices_list),
     )
-    plist.add_argument("--json", action="store_true", help="print JSON")
-    plist.set_defaults(handler=_async(ledger_cli.prices_list))
 
-    ibkr = commands.add_parser(
+    ibkr = group(
         "ibkr",
-        help="Interactive Brokers: check that an IB Gateway answers the API.",
-        description="Interactive Brokers through IB Gateway (or TWS).",
+        "Interactive Brokers: check that an IB Gateway answers the API.",
+        "Interactive Brokers through IB Gateway (or TWS).",
     )
-    ibkr_commands = ibkr.add_subparsers(dest="action", metavar="ACTION", required=True)
-    check = ibkr_commands.add_parser(
+    check = action(
+        ibkr,
         "check",
-        help="Connect, ask for the time and the accounts; exit 0, or 1 saying why not.",
+        "Connect, ask for the time and the accounts; exit 0, or 1 saying why not.",
+        _ibkr_check,
         description="Connect to IB Gateway, ask for its time and the managed accounts, print a "
         "one-line summary and exit 0; or print why not and exit 1. The gateway's socket accepts "
         "connections before its login completes, so this (not a port probe) tells it is ready.",
+        json_help=None,
     )
     check.add_argument("--host", default="127.0.0.1", help="IB Gateway's host (default 127.0.0.1)")
     check.add_argument(
@@ -241,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--client-id", type=int, default=999, help="the API client id (default 999)")
     check.add_argument("--timeout", type=float, default=10.0, help="seconds to wait (default 10)")
-    check.set_defaults(handler=_ibkr_check)
+
     rebuild = commands.add_parser(
         "rebuild",
         help="Drop the read models (alerts, brokers, paper accounts, signal history) and rebuild "

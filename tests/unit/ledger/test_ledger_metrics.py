@@ -9,8 +9,6 @@ metric differently, the test says so and checks a direct numpy computation inste
 import csv
 import json
 import math
-import time
-import warnings
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +29,6 @@ from baas.core.ledger import (
     apply_order,
     benchmark_returns,
     build_nav_series,
-    compute_metrics,
     performance_report,
 )
 from baas.core.ledger.metrics import daily_risk_free
@@ -475,46 +472,3 @@ def test_drawdown_from_the_first_day_starts_at_inception():
     assert report["drawdown"]["max_drawdown"] == pytest.approx(-0.1)
     assert report["drawdown"]["max_drawdown_duration_days"] == 2
     assert report["drawdown"]["current_drawdown"] == 0.0
-
-
-# -- speed ---------------------------------------------------------------------------
-
-
-def best_time(fn, repeat: int) -> float:
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def test_metrics_are_at_least_50x_faster_than_quantstats(strategy):
-    dates, r = strategy["dates"], strategy["r"]
-    bench = benchmark_returns(strategy["closes"][BENCH])
-    R, Rp, Bp = strategy["R"], strategy["Rp"], strategy["Bp"]
-    nav = strategy["nav"]
-
-    def ours():
-        compute_metrics(
-            dates, r, nav.inception_date, nav.latest_date, risk_free_rate=0.03, benchmark=bench
-        )
-
-    def quantstats():
-        qs.stats.comp(R)
-        qs.stats.cagr(R)
-        qs.stats.volatility(R)
-        qs.stats.sharpe(R, rf=0.03, periods=252)
-        qs.stats.sortino(R, rf=0.03, periods=252)
-        qs.stats.max_drawdown(R)
-        qs.stats.drawdown_details(qs.stats.to_drawdown_series(R))
-        qs.stats.calmar(R)
-        qs.stats.monthly_returns(R)
-        qs.stats.greeks(Rp, Bp)
-        qs.stats.information_ratio(Rp, Bp)
-        qs.stats.comp(Bp)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        theirs = best_time(quantstats, 3)
-    assert theirs / best_time(ours, 20) >= 50
