@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import orjson
 
-from baas.core.events import to_json
 from baas.core.intake import Command
 from baas.core.keyspace import Keyspace
 from baas.store.multiplexed import MultiplexedConnection
@@ -66,7 +65,7 @@ class EventLog:
             client_ip,
         ]
         for command in commands:
-            args.append(to_json(command.event))
+            args.append(command.to_json())
             args.append(orjson.dumps({"id": command.reply_id}))
         reply = await self.store.call("FCALL", "baas_ingest", len(keys), *keys, *args)
         status = reply[0]

@@ -5,6 +5,10 @@ with its own system call; on a busy gateway that costs more than the command its
 request shares one connection: commands issued in the same event-loop turn leave in one write,
 replies are matched to callers in order (Redis answers in order), and many replies are parsed from
 one read. Everything else keeps using redis-py.
+
+A timeout is one watchdog per connection, not a timer per command: when the oldest unanswered
+command has waited longer than the timeout, it fails (and stays queued, so that a late reply keeps
+the order), and so does every command sent since that long ago.
 """
 
 from __future__ import annotations
@@ -25,11 +29,6 @@ Arg = bytes | str | int | float
 def encode_command(args: tuple[Arg, ...]) -> bytes:
     """The RESP encoding of one command (hiredis does it in C)."""
     return hiredis.pack_command(args)
-
-
-def _expire(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(StoreTimeoutError("the store did not answer in time"))
 
 
 class _Protocol(asyncio.Protocol):
@@ -57,14 +56,16 @@ class MultiplexedConnection:
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
         self._reader = hiredis.Reader(replyError=ResponseError)
-        self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        # Unanswered commands in the order sent, with the loop time each was sent at.
+        self._pending: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
+        self._watchdog: asyncio.TimerHandle | None = None
 
     async def call(self, *args: Arg) -> Any:
         """Send one command; its reply, or raise ResponseError / a store connection error."""
         futures = await self._send([encode_command(args)])
-        return await self._wait(futures[0])
+        return await futures[0]
 
     async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
         """Several commands in one write; their replies in order (errors returned, not raised)."""
@@ -72,36 +73,47 @@ class MultiplexedConnection:
         results = []
         for future in futures:
             try:
-                results.append(await self._wait(future))
+                results.append(await future)
             except ResponseError as exc:
                 results.append(exc)
         return results
 
     async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
         self._protocol = None
-
-    async def _wait(self, future: asyncio.Future[Any]) -> Any:
-        # A timer instead of asyncio.wait_for: far cheaper on this path. On expiry the future
-        # stays queued (failed) so that the late reply, if it comes, keeps the order.
-        timer = asyncio.get_running_loop().call_later(self._timeout, _expire, future)
-        try:
-            return await future
-        finally:
-            timer.cancel()
 
     async def _send(self, packed: list[bytes]) -> list[asyncio.Future[Any]]:
         if self._protocol is None:
             await self._connect()
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in packed]
-        self._pending.extend(futures)
+        now = loop.time()
+        self._pending.extend((future, now) for future in futures)
         self._outbox.extend(packed)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(now + self._timeout, self._expire_overdue)
         return futures
+
+    def _expire_overdue(self) -> None:
+        self._watchdog = None
+        loop = asyncio.get_running_loop()
+        cutoff = loop.time() - self._timeout
+        next_due = None
+        for future, sent_at in self._pending:
+            if sent_at > cutoff:
+                next_due = sent_at + self._timeout
+                break
+            if not future.done():
+                future.set_exception(StoreTimeoutError("the store did not answer in time"))
+        if next_due is not None:
+            self._watchdog = loop.call_at(next_due, self._expire_overdue)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -113,7 +125,7 @@ class MultiplexedConnection:
     def _received(self, data: bytes) -> None:
         self._reader.feed(data)
         while (reply := self._reader.gets()) is not False:
-            future = self._pending.popleft()
+            future, _ = self._pending.popleft()
             if future.done():
                 continue
             if isinstance(reply, ResponseError):
@@ -127,7 +139,7 @@ class MultiplexedConnection:
         self._outbox.clear()
         error = StoreConnectionError(f"connection to the store lost: {exc or 'closed'}")
         while self._pending:
-            future = self._pending.popleft()
+            future, _ = self._pending.popleft()
             if not future.done():
                 future.set_exception(error)
 

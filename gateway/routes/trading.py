@@ -110,4 +110,4 @@ def _count(svc: Services, commands: list[Command], results: list[Appended]) -> N
         if result.duplicate:
             svc.metrics.events_duplicate.inc()
         else:
-            svc.metrics.appended(command.event.get_type())
+            svc.metrics.appended(command.type)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from baas.core.catalog import UnknownSchema, name_of, type_of
 from baas.core.envelope import parse_request
+from baas.core.events import from_json, to_json
 from baas.core.intake import admit
 from baas.core.problems import FieldError, Problem
 from baas.schema_files import load_catalog
 from gateway.client_ip import client_ip, parse_networks
+from tests.conftest import signal_event
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "schemas")
 NOW = datetime(2026, 4, 27, 11, 20, tzinfo=UTC)
@@ -82,10 +85,21 @@ def test_the_dialect_is_case_insensitive_for_known_names():
     body = b'{"ID": "1", "Type": "RemoveBroker", "Source": "s", "DataSchema": "remove-broker/1.0", "data": {"BrokerId": "b"}}'
     [submission] = parse_request("application/json", {}, body)
     [command] = admit([submission], CATALOG, "t1", NOW)
-    assert command.event.get_id() == "1"
-    assert command.event.get_dataschema() == "remove-broker/1.0"
-    assert command.event.get_extension("tenantid") == "t1"
-    assert command.event.get_time() == NOW
+    event = from_json(command.to_json())
+    assert event.get_id() == "1"
+    assert event.get_dataschema() == "remove-broker/1.0"
+    assert event.get_extension("tenantid") == "t1"
+    assert event.get_time() == NOW
+
+
+def test_the_canonical_event_is_what_cloudevents_writes_of_it():
+    body = orjson.dumps({**signal_event("t1", "e-1"), "time": "2026-04-27T13:20:00+02:00"})
+    [command] = admit(parse_request("application/json", {}, body), CATALOG, "t1", NOW)
+    event = from_json(command.to_json())  # cloudevents.core validates it
+    assert to_json(event) == command.to_json()
+    assert event.get_time() == datetime(2026, 4, 27, 11, 20, tzinfo=UTC)
+    assert event.get_data() == orjson.loads(body)["data"]
+    assert command.reply_id == "alert-1"
 
 
 def test_time_without_zone_is_rejected():
