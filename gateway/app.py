@@ -1,18 +1,28 @@
 """The Starlette application: routes, error handlers, metrics, and the lifespan that opens the
-store."""
+store.
+
+One route has a lane of its own: ``POST``/``PUT /tenants/{tenantId}/api/trading``, every
+command's way in. ``GatewayApp`` hands it straight to its ASGI app instead of passing it through
+the middleware stack and the router (about a fifth of the route's cost in Python, measured with
+``python -m tests.bench ingress``); the lane records the same metrics and answers errors with the
+same handlers. Every other request takes Starlette's usual path.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from baas.core.keyspace import Keyspace
 from baas.schema_files import load_catalog
@@ -25,7 +35,7 @@ from baas.store.tenants import TenantRegistry
 from baas.store.trading import TradingStore
 from gateway import openapi
 from gateway.client_ip import parse_networks
-from gateway.errors import HANDLERS
+from gateway.errors import HANDLERS, error_response
 from gateway.ledger import LEDGER_ROUTES
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from gateway.routes import operations, reads, schemas, trading, webhooks
@@ -39,8 +49,9 @@ async def openapi_document(request: Request) -> Response:
     return JSONResponse(openapi.document(request.app.routes))
 
 
+WRITE_ROUTE = Route(f"{TENANT}/api/trading", trading.SubmitCommand(), methods=["POST", "PUT"])
 ROUTES = [
-    Route(f"{TENANT}/api/trading", trading.submit_command, methods=["POST", "PUT"]),
+    WRITE_ROUTE,
     Route(f"{TENANT}/api/trading/schemas", schemas.tenant_schemas, methods=["GET"]),
     Route(
         f"{TENANT}/api/trading/schemas/{{name}}/{{version}}", schemas.tenant_schema, methods=["GET"]
@@ -67,7 +78,48 @@ ROUTES = [
 ]
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def write_path_tenant(path: str) -> str | None:
+    """The tenant of a ``/tenants/{tenantId}/api/trading`` path (as the route matches it)."""
+    if path.startswith("/tenants/") and path.endswith("/api/trading"):
+        tenant_id = path[9:-12]
+        if tenant_id and "/" not in tenant_id:
+            return tenant_id
+    return None
+
+
+class GatewayApp(Starlette):
+    def __init__(self, metrics: GatewayMetrics, **options: Any) -> None:
+        super().__init__(**options)
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in WRITE_ROUTE.methods:
+            tenant_id = write_path_tenant(scope["path"])
+            if tenant_id is not None:
+                await self._write(scope, receive, send, tenant_id)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send, tenant_id: str) -> None:
+        started = time.perf_counter()
+        scope["app"] = self
+        scope["route"] = WRITE_ROUTE
+        scope["path_params"] = {"tenantId": tenant_id}
+        try:
+            await WRITE_ROUTE.app(scope, receive, send)
+            status = 202
+        except ClientDisconnect:
+            return  # nobody to answer; nothing was written
+        except Exception as exc:
+            response = await error_response(Request(scope, receive), exc)
+            status = response.status_code
+            await response(scope, receive, send)
+        self.metrics.record(
+            scope["method"], WRITE_ROUTE.path, status, time.perf_counter() - started
+        )
+
+
+def create_app(settings: Settings | None = None) -> GatewayApp:
     settings = settings or Settings.from_env()
     metrics = GatewayMetrics()
     proxies = parse_networks(settings.trusted_proxies)
@@ -107,7 +159,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await pipelined.close()
             await store.aclose()
 
-    return Starlette(
+    return GatewayApp(
+        metrics,
         routes=ROUTES,
         exception_handlers=HANDLERS,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],

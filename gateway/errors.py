@@ -31,7 +31,7 @@ async def on_problem(request: Request, exc: Exception) -> Response:
 
 async def on_limited(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Limited)
-    services(request).metrics.rate_limited.labels(exc.limiter.value).inc()
+    services(request).metrics.limited[exc.limiter.value] += 1
     return problem_response(Problem(429, TOO_MANY, headers={"Retry-After": str(exc.retry_after)}))
 
 
@@ -76,3 +76,13 @@ HANDLERS = {
     OSError: on_store_error,
     Exception: on_unexpected,
 }
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The answer of the app's handlers to ``exc`` (for the write lane, which skips the
+    middleware that calls them on other routes)."""
+    for cls in type(exc).__mro__:
+        handler = HANDLERS.get(cls)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc

@@ -1,59 +1,80 @@
 """The door every API request passes: the per-IP limits, then the X-Api-Key.
 
 One store round trip on the way in: the IP's limiter and the key lookup travel in one pipeline.
+``gate`` works on plain values so that the write path, a bare ASGI app, passes the same door as
+the routes that take a Starlette ``Request`` (``check_ip``, ``authenticate``).
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from baas.core import apikeys
 from baas.core.problems import Problem
 from baas.store.tenants import KeyOwner, owner_from_index
-from gateway.client_ip import client_ip
-from gateway.services import services
+from gateway.client_ip import Network, client_ip
+from gateway.services import Services, services
 
 API_KEY_HEADER = "x-api-key"
+MISSING_KEY = "Missing X-Api-Key header."
+INVALID_KEY = "Invalid or revoked API key."
+
+
+def wrong_tenant(tenant_id: str) -> str:
+    return f"This API key is not valid for tenant {tenant_id}."
+
+
+def scope_ip(scope: Scope, proxies: tuple[Network, ...]) -> str:
+    """The client's IP, worked out once per request (kept in the ASGI scope)."""
+    ip = scope.get("baas.client_ip")
+    if ip is None:
+        forwarded = None
+        if proxies:
+            values = [v for k, v in scope["headers"] if k == b"x-forwarded-for"]
+            forwarded = b",".join(values).decode("latin-1") if values else None
+        peer = scope.get("client")
+        ip = scope["baas.client_ip"] = client_ip(peer[0] if peer else None, forwarded, proxies)
+    return ip
 
 
 def request_ip(request: Request) -> str:
-    """The client's IP, worked out once per request (kept in the ASGI scope)."""
-    scope = request.scope
-    ip = scope.get("baas.client_ip")
-    if ip is None:
-        proxies = services(request).trusted_proxies
-        forwarded = request.headers.get("x-forwarded-for") if proxies else None
-        peer = request.client.host if request.client else None
-        ip = scope["baas.client_ip"] = client_ip(peer, forwarded, proxies)
-    return ip
+    return scope_ip(request.scope, services(request).trusted_proxies)
 
 
 async def check_ip(request: Request) -> None:
     """For public endpoints: the per-IP limits only."""
-    await _gate(request, None)
+    await gate(services(request), request_ip(request), None, None)
 
 
 async def authenticate(request: Request, tenant_id: str) -> KeyOwner:
     """The key's owner, or a 401/403/429 Problem. A 401 counts towards the IP's block."""
-    owner = await _gate(request, tenant_id)
+    key = request.headers.get(API_KEY_HEADER)
+    owner = await gate(services(request), request_ip(request), tenant_id, key)
     assert owner is not None
     return owner
 
 
 async def reject_key(request: Request, detail: str) -> Problem:
-    await services(request).limits.record_auth_failure(request_ip(request))
+    return await reject(services(request), request_ip(request), detail)
+
+
+async def reject(svc: Services, ip: str, detail: str) -> Problem:
+    """A 401 for ``ip``, counted towards its auth-failure block."""
+    await svc.limits.record_auth_failure(ip)
     return Problem(401, detail)
 
 
-async def _gate(request: Request, tenant_id: str | None) -> KeyOwner | None:
-    svc = services(request)
-    ip = request_ip(request)
-    key = request.headers.get(API_KEY_HEADER) if tenant_id is not None else None
-    key_digest = apikeys.digest(key) if key else ""
-    commands = [svc.limits.ip_gate_command(ip)]
+async def gate(svc: Services, ip: str, tenant_id: str | None, key: str | None) -> KeyOwner | None:
+    """The per-IP limits for ``ip``; with a ``tenant_id``, also the key: its owner, or a
+    401/403 Problem (a 429 is raised as ``Limited``)."""
+    key_digest = apikeys.digest(key) if key and tenant_id is not None else ""
     if key_digest:
-        commands.append(("HGET", svc.keyspace.api_key_index, key_digest))
-    replies = await svc.pipelined.pipeline(*commands)
+        replies = await svc.pipelined.pipeline(
+            svc.limits.ip_gate_command(ip), ("HGET", svc.keyspace.api_key_index, key_digest)
+        )
+    else:
+        replies = await svc.pipelined.pipeline(svc.limits.ip_gate_command(ip))
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
@@ -61,13 +82,12 @@ async def _gate(request: Request, tenant_id: str | None) -> KeyOwner | None:
     if tenant_id is None:
         return None
     if not key:
-        raise await reject_key(request, "Missing X-Api-Key header.")
+        raise await reject(svc, ip, MISSING_KEY)
     owner = owner_from_index(replies[1], key_digest)
     if owner is None:
-        raise await reject_key(request, "Invalid or revoked API key.")
+        raise await reject(svc, ip, INVALID_KEY)
     if owner.tenant_id != tenant_id:
-        raise Problem(403, f"This API key is not valid for tenant {tenant_id}.")
+        raise Problem(403, wrong_tenant(tenant_id))
     if failures:
         await svc.limits.clear_auth_failures(ip)
-    request.state.key_owner = owner
     return owner

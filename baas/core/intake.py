@@ -11,6 +11,7 @@ CloudEvent, and the workers read the log back into such CloudEvents (``events.fr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from baas.core.events import format_time
 from baas.core.problems import FieldError, Problem
 
 TENANT_EXTENSION = "tenantid"
+_UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +69,13 @@ def admit(
     resolved = []
     for s in submissions:
         attributes = s.attributes
-        time = received_at
+        time = None  # the request's time, formatted once below
         if "time" in attributes:
-            parsed = parse_time(attributes["time"])
-            if parsed is None:
+            time = canonical_time(attributes["time"])
+            if time is None:
                 envelope.append(
                     FieldError(s.path("time"), "must be an RFC 3339 date-time with a zone")
                 )
-            else:
-                time = parsed
         if attributes.get(TENANT_EXTENSION, tenant_id) != tenant_id:
             forbidden.append(
                 FieldError(s.path(TENANT_EXTENSION), "does not match the tenant in the path")
@@ -101,17 +101,29 @@ def admit(
         raise Problem(403, "TenantId does not match the tenant of this URL.", forbidden)
     if invalid:
         raise Problem(422, "The command does not match its schema.", invalid)
-    return [_canonical(s, schema.ref, time, tenant_id) for s, schema, time in resolved]
+    received = format_time(received_at)
+    return [_canonical(s, schema.ref, time or received, tenant_id) for s, schema, time in resolved]
 
 
-def _canonical(s: Submission, schema_ref: str, time: datetime, tenant_id: str) -> Command:
+def canonical_time(value: str) -> str | None:
+    """An RFC 3339 timestamp with a zone as the log writes it (UTC, ``Z``); None if it is not
+    one."""
+    moment = parse_time(value)
+    if moment is None:
+        return None
+    if _UTC_SECONDS.fullmatch(value):  # already so: 2026-04-27T11:20:00Z
+        return value
+    return format_time(moment)
+
+
+def _canonical(s: Submission, schema_ref: str, time: str, tenant_id: str) -> Command:
     event: dict[str, Any] = {
         name: value
         for name, value in s.attributes.items()
         if name not in ("time", "dataschema", "datacontenttype")
     }
     event["specversion"] = "1.0"
-    event["time"] = format_time(time)
+    event["time"] = time
     event["dataschema"] = schema_ref
     event["datacontenttype"] = "application/json"
     event[TENANT_EXTENSION] = tenant_id

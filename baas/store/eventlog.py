@@ -6,18 +6,24 @@ Each entry holds the canonical event (CloudEvents JSON, orjson bytes) and ingest
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from baas.core.intake import Command
 from baas.core.keyspace import Keyspace
-from baas.store.multiplexed import MultiplexedConnection
+from baas.store.multiplexed import Arg, MultiplexedConnection
 from baas.store.ratelimits import Limited, Limiter, RateLimits
 
 
 class KeyRevoked(Exception):
-    pass
+    """The credential is unknown or no longer active."""
+
+
+class WrongTenant(Exception):
+    """The API key is valid, for another tenant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,40 +47,92 @@ class EventLog:
         self.limits = limits
         self.retention_seconds = retention_seconds
 
-    async def append(
-        self, tenant_id: str, key_id: str, client_ip: str, received_at: str, commands: list[Command]
+    async def submit(
+        self,
+        tenant_id: str,
+        key_digest: str,
+        client_ip: str,
+        received_at: str,
+        commands: list[Command],
     ) -> list[Appended]:
-        """Count the write against the tenant's limit, then append the commands not seen before.
+        """The trading API's whole write in one atomic server-side call: the client IP's limits,
+        the API key (by its digest), the tenant's write limit, then the commands not seen before.
+        Either every new event is in the log, or none is.
 
-        All in one atomic server-side call: either every new event is in the log, or none is.
+        Raises Limited, KeyRevoked (no such active key) or WrongTenant.
         """
-        limit, window_ms, member = self.limits.tenant_write_args()
         keys = [
-            self.keys.tenant_log(tenant_id),
-            self.keys.tenant_write_window(tenant_id),
-            self.keys.tenant_keys(tenant_id),
-            *(self.keys.seen_event(tenant_id, c.source, c.id) for c in commands),
+            *self.limits.ip_gate_keys(client_ip),
+            self.keys.api_key_index,
+            *self._tenant_keys(tenant_id, self.keys.tenant_keys(tenant_id), commands),
         ]
-        args: list[bytes | str | int] = [
-            key_id,
-            limit,
-            window_ms,
-            member,
+        args: list[Arg] = [
+            key_digest,
+            tenant_id,
+            *self.limits.ip_gate_args(),
+            *self.limits.tenant_write_args(),
             self.retention_seconds,
             received_at,
             client_ip,
+            *self._event_args(commands),
         ]
-        for command in commands:
-            args.append(command.to_json())
-            args.append(orjson.dumps({"id": command.reply_id}))
+        reply = await self.store.call("FCALL", "baas_submit", len(keys), *keys, *args)
+        status = reply[0]
+        if status == b"limited":
+            raise Limited(Limiter(reply[1].decode()), int(reply[2]))
+        if status == b"forbidden":
+            raise WrongTenant(tenant_id)
+        if status == b"unknown" or not hmac.compare_digest(reply[1], key_digest.encode()):
+            raise KeyRevoked()
+        return self._results(commands, reply, 2)
+
+    async def append(
+        self, tenant_id: str, key_id: str, client_ip: str, received_at: str, commands: list[Command]
+    ) -> list[Appended]:
+        """Count the write against the tenant's limit, then append the commands not seen before,
+        in one atomic server-side call that re-checks ``key_id`` in the tenant's credentials (the
+        keyspace's ``tenant_keys``).
+
+        Raises Limited or KeyRevoked.
+        """
+        keys = self._tenant_keys(tenant_id, self.keys.tenant_keys(tenant_id), commands)
+        args: list[Arg] = [
+            key_id,
+            *self.limits.tenant_write_args(),
+            self.retention_seconds,
+            received_at,
+            client_ip,
+            *self._event_args(commands),
+        ]
         reply = await self.store.call("FCALL", "baas_ingest", len(keys), *keys, *args)
         status = reply[0]
         if status == b"revoked":
             raise KeyRevoked(key_id)
         if status == b"limited":
             raise Limited(Limiter.TENANT, int(reply[1]))
+        return self._results(commands, reply, 1)
+
+    def _tenant_keys(self, tenant_id: str, credentials: str, commands: list[Command]) -> list[str]:
+        """The tenant's log, write window and credentials hash, then each event's "seen" key."""
+        return [
+            self.keys.tenant_log(tenant_id),
+            self.keys.tenant_write_window(tenant_id),
+            credentials,
+            *(self.keys.seen_event(tenant_id, c.source, c.id) for c in commands),
+        ]
+
+    @staticmethod
+    def _event_args(commands: list[Command]) -> list[bytes]:
+        args = []
+        for command in commands:
+            args.append(command.to_json())
+            args.append(orjson.dumps({"id": command.reply_id}))
+        return args
+
+    @staticmethod
+    def _results(commands: list[Command], reply: list[Any], first: int) -> list[Appended]:
         results = []
         for i, command in enumerate(commands):
-            outcome, entry, answer = reply[1 + 3 * i : 4 + 3 * i]
+            outcome, entry, answer = reply[first + 3 * i : first + 3 + 3 * i]
             results.append(Appended(command.id, entry.decode(), answer, outcome == b"duplicate"))
         return results

@@ -8,15 +8,21 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Milliseconds until the window holds fewer than `limit` entries, or 0 if it already does.
+-- Milliseconds until the window holds fewer than `limit` entries (0 if it already does), and the
+-- window's count. Cheap far from the limit: the count alone answers, since entries older than the
+-- window only make it larger. They are trimmed near the limit, and whenever the count reaches a
+-- multiple of 64, so that a window holds at most 64 stale entries whatever the limit.
 local function wait_ms(key, limit, window, now)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local count = redis.call('ZCARD', key)
+  if count == 0 or (count < limit and count % 64 ~= 0) then
+    return 0, count
+  end
+  count = count - redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   if count < limit then
-    return 0
+    return 0, count
   end
   local entry = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
-  return math.max(1, tonumber(entry[2]) + window - now)
+  return math.max(1, tonumber(entry[2]) + window - now), count
 end
 
 local function record(key, window, now, member)
@@ -44,21 +50,32 @@ local function admit(key, limit, window, member, now)
   return wait
 end
 
+-- The per-IP limits. KEYS from k: ip request window, ip auth failures; ARGV from a: ip limit,
+-- ip window ms, failure limit, failure window ms, member
+-- → 'ip' or 'auth_failure' and the ms to wait, or nil and the IP's count of auth failures
+local function check_ip(keys, k, args, a, now)
+  local blocked, failures = wait_ms(keys[k + 1], tonumber(args[a + 2]), tonumber(args[a + 3]), now)
+  if blocked > 0 then
+    return 'auth_failure', blocked
+  end
+  local wait = admit(keys[k], tonumber(args[a]), tonumber(args[a + 1]), args[a + 4], now)
+  if wait > 0 then
+    return 'ip', wait
+  end
+  return nil, failures
+end
+
 -- KEYS: ip request window, ip auth failures
 -- ARGV: ip limit, ip window ms, failure limit, failure window ms, member
 -- → {0, failures} passed | {1, wait ms} ip limit | {2, wait ms} blocked by auth failures
 local function ip_gate(keys, args)
-  local now = now_ms()
-  local failure_window = tonumber(args[4])
-  local blocked = wait_ms(keys[2], tonumber(args[3]), failure_window, now)
-  if blocked > 0 then
-    return {2, blocked}
+  local limiter, value = check_ip(keys, 1, args, 1, now_ms())
+  if limiter == 'auth_failure' then
+    return {2, value}
+  elseif limiter == 'ip' then
+    return {1, value}
   end
-  local wait = admit(keys[1], tonumber(args[1]), tonumber(args[2]), args[5], now)
-  if wait > 0 then
-    return {1, wait}
-  end
-  return {0, redis.call('ZCARD', keys[2])}
+  return {0, value}
 end
 
 -- KEYS: ip auth failures; ARGV: failure window ms, member
@@ -72,27 +89,16 @@ local function tenant_write(keys, args)
   return admit(keys[1], tonumber(args[1]), tonumber(args[2]), args[3], now_ms())
 end
 
--- Dedupe + tenant write limit + append, for the events of one request.
--- KEYS: tenant log stream, tenant write window, tenant active keys, then one "seen" key per event
--- ARGV: key id, limit, window ms, member, retention s, received_at, client ip,
---       then per event: canonical event bytes, 202 answer
--- → {'revoked'} | {'limited', wait ms} | {'ok', status1, entry1, answer1, status2, ...}
---   where status is 'appended' or 'duplicate' and, for a duplicate, entry/answer are the first's.
-local function ingest(keys, args)
-  if redis.call('HEXISTS', keys[3], args[1]) == 0 then
-    return {'revoked'}
-  end
-  local wait = admit(keys[2], tonumber(args[2]), tonumber(args[3]), args[4], now_ms())
-  if wait > 0 then
-    return {'limited', wait}
-  end
-  local retention = tonumber(args[5])
-  local out = {'ok'}
-  local n = #keys - 3
-  for i = 1, n do
-    local seen_key = keys[3 + i]
-    local event = args[6 + 2 * i]
-    local answer = args[7 + 2 * i]
+-- The events of one request appended to the tenant's log, except those seen before: those are
+-- answered from their idempotency record. KEYS from k: one "seen" key per event; ARGV from a:
+-- (canonical event bytes, 202 answer) per event. Adds (status, entry, answer) per event to `out`,
+-- where status is 'appended' or 'duplicate' and, for a duplicate, entry/answer are the first's.
+local function append_events(out, log, keys, k, args, a, retention, received_at, ip, key_id)
+  for i = k, #keys do
+    local seen_key = keys[i]
+    local event = args[a]
+    local answer = args[a + 1]
+    a = a + 2
     local prior = redis.call('GET', seen_key)
     if prior then
       local sep = string.find(prior, '|', 1, true)
@@ -100,8 +106,8 @@ local function ingest(keys, args)
       table.insert(out, string.sub(prior, 1, sep - 1))
       table.insert(out, string.sub(prior, sep + 1))
     else
-      local entry = redis.call('XADD', keys[1], '*', 'event', event, 'received_at', args[6],
-        'ip', args[7], 'key_id', args[1])
+      local entry = redis.call('XADD', log, '*', 'event', event, 'received_at', received_at,
+        'ip', ip, 'key_id', key_id)
       redis.call('SET', seen_key, entry .. '|' .. answer, 'EX', retention)
       table.insert(out, 'appended')
       table.insert(out, entry)
@@ -111,10 +117,68 @@ local function ingest(keys, args)
   return out
 end
 
+-- Dedupe + tenant write limit + append, for the events of one request whose credential (a field
+-- of a hash of the tenant: an alert, for webhooks) is re-checked atomically with the append.
+-- KEYS: tenant log stream, tenant write window, credentials hash, then one "seen" key per event
+-- ARGV: credential, limit, window ms, member, retention s, received_at, client ip,
+--       then per event: canonical event bytes, 202 answer
+-- → {'revoked'} | {'limited', wait ms} | {'ok', status1, entry1, answer1, status2, ...}
+local function ingest(keys, args)
+  if redis.call('HEXISTS', keys[3], args[1]) == 0 then
+    return {'revoked'}
+  end
+  local wait = admit(keys[2], tonumber(args[2]), tonumber(args[3]), args[4], now_ms())
+  if wait > 0 then
+    return {'limited', wait}
+  end
+  return append_events({'ok'}, keys[1], keys, 4, args, 8, tonumber(args[5]), args[6], args[7],
+    args[1])
+end
+
+-- The whole write of the trading API in one call: the per-IP limits, the API key, the tenant's
+-- write limit, dedupe and append. (It touches the IP's, the key index's and the tenant's keys
+-- together, so it needs one Redis or Valkey server, not a cluster.)
+-- KEYS: ip request window, ip auth failures, api key index, tenant log, tenant write window,
+--       tenant active keys, then one "seen" key per event
+-- ARGV: key digest, tenant id, ip limit, ip window ms, failure limit, failure window ms,
+--       ip member, tenant limit, tenant window ms, tenant member, retention s, received_at,
+--       client ip, then per event: canonical event bytes, 202 answer
+-- → {'limited', limiter, wait ms} | {'unknown'} (no such active key) | {'forbidden'} (the key
+--   is another tenant's) | {'ok', stored digest, status1, entry1, answer1, ...}
+local function submit(keys, args)
+  local now = now_ms()
+  local limiter, value = check_ip(keys, 1, args, 3, now)
+  if limiter then
+    return {'limited', limiter, value}
+  end
+  local owner = redis.call('HGET', keys[3], args[1])
+  if not owner then
+    return {'unknown'}
+  end
+  owner = cjson.decode(owner)
+  if owner['tenant_id'] ~= args[2] then
+    return {'forbidden'}
+  end
+  local key_id = owner['key_id']
+  if redis.call('HEXISTS', keys[6], key_id) == 0 then
+    return {'unknown'}
+  end
+  if value > 0 then
+    redis.call('DEL', keys[2])
+  end
+  local wait = admit(keys[5], tonumber(args[8]), tonumber(args[9]), args[10], now)
+  if wait > 0 then
+    return {'limited', 'tenant', wait}
+  end
+  return append_events({'ok', owner['digest']}, keys[4], keys, 7, args, 14, tonumber(args[11]),
+    args[12], args[13], key_id)
+end
+
 redis.register_function('baas_ip_gate', ip_gate)
 redis.register_function('baas_auth_failure', auth_failure)
 redis.register_function('baas_tenant_write', tenant_write)
 redis.register_function('baas_ingest', ingest)
+redis.register_function('baas_submit', submit)
 
 -- A worker's decision, recorded atomically: its outcome events appended to the log, the read
 -- models it changed written, the command marked handled. Refused if the command was already

@@ -49,6 +49,10 @@ def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
+def _encoded(*numbers: int) -> tuple[bytes, ...]:
+    return tuple(str(n).encode() for n in numbers)
+
+
 class RateLimits:
     def __init__(
         self, store: MultiplexedConnection, keyspace: Keyspace, settings: Settings
@@ -56,21 +60,27 @@ class RateLimits:
         self.store = store
         self.keys = keyspace
         self.s = settings
+        # The limits' arguments as the store receives them, encoded once.
+        self._ip_args = _encoded(
+            settings.ip_limit,
+            _ms(settings.ip_window_seconds),
+            settings.auth_failure_limit,
+            _ms(settings.auth_failure_window_seconds),
+        )
+        self._tenant_args = _encoded(
+            settings.tenant_write_limit, _ms(settings.tenant_write_window_seconds)
+        )
+
+    def ip_gate_keys(self, ip: str) -> tuple[str, str]:
+        return self.keys.ip_request_window(ip), self.keys.ip_auth_failures(ip)
+
+    def ip_gate_args(self) -> tuple[bytes | str, ...]:
+        """The per-IP limits' arguments: ip limit and window, failure limit and window, member."""
+        return (*self._ip_args, unique_member())
 
     def ip_gate_command(self, ip: str) -> tuple[Arg, ...]:
         """The per-IP check, to send in a pipeline; read its reply with ``ip_gate_result``."""
-        return (
-            "FCALL",
-            "baas_ip_gate",
-            2,
-            self.keys.ip_request_window(ip),
-            self.keys.ip_auth_failures(ip),
-            self.s.ip_limit,
-            _ms(self.s.ip_window_seconds),
-            self.s.auth_failure_limit,
-            _ms(self.s.auth_failure_window_seconds),
-            unique_member(),
-        )
+        return ("FCALL", "baas_ip_gate", 2, *self.ip_gate_keys(ip), *self.ip_gate_args())
 
     @staticmethod
     def ip_gate_result(reply: list[int]) -> int:
@@ -109,5 +119,6 @@ class RateLimits:
         if int(wait) > 0:
             raise Limited(Limiter.TENANT, int(wait))
 
-    def tenant_write_args(self) -> tuple[int, int, str]:
-        return self.s.tenant_write_limit, _ms(self.s.tenant_write_window_seconds), unique_member()
+    def tenant_write_args(self) -> tuple[bytes | str, ...]:
+        """The tenant's write limit and window (ms), and a member."""
+        return (*self._tenant_args, unique_member())

@@ -109,7 +109,7 @@ async def _count_key(request: Request, svc: Services, owner: LedgerKeyOwner) -> 
     if status == b"revoked":
         raise await reject_key(request, INVALID_KEY)
     if status == b"limited":
-        svc.metrics.rate_limited.labels("ledger_key").inc()
+        svc.metrics.limited["ledger_key"] += 1
         retry_after = max(1, -(-int(reply[1]) // 1000))
         raise LedgerError(
             429,

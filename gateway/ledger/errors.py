@@ -82,7 +82,7 @@ def ledger_endpoint(handler: Endpoint) -> Endpoint:
         except Problem as exc:
             return detail_response(exc.status, exc.detail, exc.headers)
         except Limited as exc:
-            services(request).metrics.rate_limited.labels(exc.limiter.value).inc()
+            services(request).metrics.limited[exc.limiter.value] += 1
             return detail_response(
                 429, limited_detail(request, exc), {"Retry-After": str(exc.retry_after)}
             )

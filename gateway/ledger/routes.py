@@ -38,6 +38,7 @@ from baas.store.ledger_prices import (
     parse_price_csv,
     parse_price_entries,
 )
+from gateway.body import read_body
 from gateway.guard import authenticate, reject_key
 from gateway.ledger.auth import INVALID_KEY, authenticate_bearer, authenticate_strategy_owner
 from gateway.ledger.context import ledger_services
@@ -53,7 +54,6 @@ from gateway.ledger.payloads import (
     parse_strategy,
 )
 from gateway.ledger.present import cash_view, number, order_view
-from gateway.routes.trading import read_body
 from gateway.services import services
 
 TENANT = "/tenants/{tenantId}"

@@ -1,100 +1,98 @@
-"""The write path: ``POST``/``PUT /tenants/{tenantId}/api/trading``."""
+"""The write path: ``POST``/``PUT /tenants/{tenantId}/api/trading``.
+
+The busiest route of the gateway, so it is a bare ASGI app: it reads the scope's headers in one
+pass and answers with two ASGI messages, without Request/Response objects. Its errors are raised
+(Problem, Limited, store errors) and answered by the app's exception handlers, as on every route.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from baas.core import apikeys
 from baas.core.envelope import BATCH, Submission, media_type, parse_request
 from baas.core.events import format_time
 from baas.core.intake import Command, admit
 from baas.core.problems import Problem
-from baas.store.eventlog import Appended, EventLog, KeyRevoked
-from gateway.guard import authenticate, reject_key, request_ip
-from gateway.services import Services, services
+from baas.store.eventlog import Appended, KeyRevoked, WrongTenant
+from gateway.body import receive_body
+from gateway.guard import INVALID_KEY, gate, reject, scope_ip, wrong_tenant
+from gateway.services import Services
 
 JSON = "application/json"
+_JSON_HEADER = (b"content-type", JSON.encode())
+_REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    too_large = Problem(413, f"The request body is larger than {limit} bytes.")
-    if declared.isdigit():
-        if int(declared) > limit:
-            raise too_large
-        return await request.body()  # the server delivers no more than the declared length
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+def admit_commands(
+    svc: Services, tenant_id: str, received_at: datetime, submissions: list[Submission]
+) -> list[Command]:
+    """The commands of a request, or the Problem that refuses them all (a batch is all or
+    nothing)."""
+    if len(submissions) > svc.settings.max_batch_events:
+        raise Problem(422, f"A batch holds at most {svc.settings.max_batch_events} events.")
+    return admit(submissions, svc.catalog, tenant_id, received_at)
 
 
-SubmissionReader = Callable[[], Awaitable[list[Submission]]]
+class SubmitCommand:
+    """The route's ASGI app (Starlette mounts a class instance as a bare ASGI app)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _submit(scope, receive, send)
 
 
-async def append_commands(
-    request: Request,
-    svc: Services,
-    tenant_id: str,
-    key_id: str,
-    received_at: datetime,
-    read: SubmissionReader,
-    *,
-    log: EventLog | None = None,
-    revoked: str = "Invalid or revoked API key.",
-) -> list[Appended]:
-    """The write path every command takes, whatever door it came in by (the trading API, a
-    webhook): ``read`` the request into submissions, admit them, append them to the log.
-
-    A write refused for its content (400/413/415/422, whatever ``read`` raises) still counts
-    against the tenant's write limit. ``log`` re-checks ``key_id`` atomically with the append
-    (``svc.log``: an active API key); a credential gone by then is a 401 with ``revoked``.
-    """
+async def _submit(scope: Scope, receive: Receive, send: Send) -> None:
+    """Read and admit the commands, then one store call does the rest (``EventLog.submit``):
+    the IP's limits, the key, the tenant's limit, dedupe, append. A request refused for its
+    content passes the door first (``gate``), so that 429/401/403 come before 400/413/415/422,
+    and still counts against the tenant's write limit."""
+    svc: Services = scope["app"].state.services
+    tenant_id = scope["path_params"]["tenantId"]
+    content_type = declared_length = key = None
+    ce_headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"content-length":
+            declared_length = value.decode("latin-1")
+        elif name == b"x-api-key":
+            key = value.decode("latin-1")
+        elif name.startswith(b"ce-"):
+            ce_headers[name.decode("latin-1")] = value.decode("latin-1")
+    ip = scope_ip(scope, svc.trusted_proxies)
+    if not key:
+        await gate(svc, ip, tenant_id, key)  # raises: 429, or 401 for the missing key
+    received_at = datetime.now(UTC)
     try:
-        submissions = await read()
-        if len(submissions) > svc.settings.max_batch_events:
-            raise Problem(422, f"A batch holds at most {svc.settings.max_batch_events} events.")
-        commands = admit(submissions, svc.catalog, tenant_id, received_at)
+        body = await receive_body(receive, declared_length, svc.settings.max_body_bytes)
+        submissions = parse_request(content_type, ce_headers, body)
+        commands = admit_commands(svc, tenant_id, received_at, submissions)
     except Problem:
+        await gate(svc, ip, tenant_id, key)
         await svc.limits.count_tenant_write(tenant_id)
         raise
     try:
-        results = await (log or svc.log).append(
-            tenant_id, key_id, request_ip(request), format_time(received_at), commands
+        results = await svc.log.submit(
+            tenant_id, apikeys.digest(key), ip, format_time(received_at), commands
         )
     except KeyRevoked:
-        raise await reject_key(request, revoked) from None
-    _count(svc, commands, results)
-    return results
-
-
-async def submit_command(request: Request) -> Response:
-    svc = services(request)
-    tenant_id = request.path_params["tenantId"]
-    owner = await authenticate(request, tenant_id)
-    content_type = request.headers.get("content-type")
-
-    async def read() -> list[Submission]:
-        body = await read_body(request, svc.settings.max_body_bytes)
-        return parse_request(content_type, request.headers, body)
-
-    received_at = datetime.now(UTC)
-    results = await append_commands(request, svc, tenant_id, owner.key_id, received_at, read)
+        raise await reject(svc, ip, INVALID_KEY) from None
+    except WrongTenant:
+        raise Problem(403, wrong_tenant(tenant_id)) from None
+    count_appended(svc, commands, results)
+    headers = [_JSON_HEADER]
     if media_type(content_type) == BATCH:
-        return Response(
-            orjson.dumps({"results": [_batch_entry(r) for r in results]}), 202, media_type=JSON
-        )
-    result = results[0]
-    headers = {"Idempotent-Replayed": "true"} if result.duplicate else None
-    return Response(result.answer, 202, headers=headers, media_type=JSON)
+        answer = orjson.dumps({"results": [_batch_entry(r) for r in results]})
+    else:
+        answer = results[0].answer
+        if results[0].duplicate:
+            headers.append(_REPLAYED_HEADER)
+    headers.append((b"content-length", str(len(answer)).encode()))
+    await send({"type": "http.response.start", "status": 202, "headers": headers})
+    await send({"type": "http.response.body", "body": answer})
 
 
 def _batch_entry(result: Appended) -> dict[str, object]:
@@ -105,9 +103,9 @@ def _batch_entry(result: Appended) -> dict[str, object]:
     }
 
 
-def _count(svc: Services, commands: list[Command], results: list[Appended]) -> None:
+def count_appended(svc: Services, commands: list[Command], results: list[Appended]) -> None:
     for command, result in zip(commands, results, strict=True):
         if result.duplicate:
-            svc.metrics.events_duplicate.inc()
+            svc.metrics.duplicates += 1
         else:
-            svc.metrics.appended(command.type)
+            svc.metrics.appended[command.type] += 1

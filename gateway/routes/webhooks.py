@@ -3,7 +3,7 @@
 
 TradingView sets no headers of ours, so the alert's token in the URL is the credential. The alert
 message becomes a SubmitSignal (``baas.core.trading.tradingview``) and then takes the trading
-API's own write path (``append_commands``): the same admission, limits, idempotency and log. The
+API's own admission (``admit_commands``) and log: the same checks, limits and idempotency. The
 answer comes as soon as the event is in the log; the worker trades later.
 """
 
@@ -20,18 +20,20 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from baas.core.envelope import Submission, parse_request
+from baas.core.envelope import parse_request
+from baas.core.events import format_time
 from baas.core.keyspace import Keyspace
 from baas.core.problems import Problem
 from baas.core.trading.readmodel import ALERTS
 from baas.core.trading.tradingview import parse_message, to_signal
 from baas.settings import Settings
-from baas.store.eventlog import EventLog
+from baas.store.eventlog import EventLog, KeyRevoked
 from baas.store.multiplexed import MultiplexedConnection
 from baas.store.ratelimits import RateLimits
+from gateway.body import read_body
 from gateway.client_ip import Network, parse_networks
 from gateway.guard import check_ip, reject_key, request_ip
-from gateway.routes.trading import JSON, append_commands, read_body
+from gateway.routes.trading import JSON, admit_commands, count_appended
 from gateway.services import services
 
 INVALID_URL = "Invalid webhook URL."
@@ -91,24 +93,24 @@ async def tradingview(request: Request) -> Response:
 
     received_at = datetime.now(UTC)
 
-    async def read() -> list[Submission]:
+    try:
         body = await read_body(request, svc.settings.max_body_bytes)
         signal = to_signal(alert, parse_message(body), tenant_id, received_at)
         event: dict[str, Any] = dict(signal.event)
         if signal.target_position is not None:
             event[TARGET_POSITION] = _plain(signal.target_position)
-        return parse_request(JSON, {}, orjson.dumps(event))
-
-    [result] = await append_commands(
-        request,
-        svc,
-        tenant_id,
-        alert_id,
-        received_at,
-        read,
-        log=svc.webhook_log,
-        revoked=INVALID_URL,
-    )
+        submissions = parse_request(JSON, {}, orjson.dumps(event))
+        commands = admit_commands(svc, tenant_id, received_at, submissions)
+    except Problem:
+        await svc.limits.count_tenant_write(tenant_id)
+        raise
+    try:
+        [result] = await svc.webhook_log.append(
+            tenant_id, alert_id, request_ip(request), format_time(received_at), commands
+        )
+    except KeyRevoked:
+        raise await reject_key(request, INVALID_URL) from None
+    count_appended(svc, commands, [result])
     headers = {"Idempotent-Replayed": "true"} if result.duplicate else None
     return Response(orjson.dumps({"id": result.event_id}), 202, headers=headers, media_type=JSON)
 
