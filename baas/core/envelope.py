@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import orjson
@@ -30,22 +29,14 @@ SUPPORTED_MEDIA_TYPES = ("application/json", STRUCTURED, BATCH, "binary mode (ce
 MAX_ID_LENGTH = 256
 MAX_SOURCE_LENGTH = 1024
 _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
-_CORE_ATTRIBUTES = (
-    "id",
-    "source",
-    "type",
-    "specversion",
-    "time",
-    "dataschema",
-    "datacontenttype",
-    "subject",
+_CORE_ATTRIBUTES = frozenset(
+    ("id", "source", "type", "specversion", "time", "dataschema", "datacontenttype", "subject")
 )
 # The dialect's names, matched without regard to case: dataSchema, dataContentType, ...
 _DIALECT_NAMES = {name.lower(): name for name in _CORE_ATTRIBUTES}
 
 
-@dataclass(frozen=True, slots=True)
-class Submission:
+class Submission(NamedTuple):
     """One event as the client sent it: attributes under their CloudEvents names, and data."""
 
     attributes: dict[str, Any]
@@ -108,11 +99,13 @@ def parse_request(
 
 
 def _load_json(body: bytes) -> Any:
-    if not body.strip():
-        raise bad_request("The request body is empty.", FieldError("", "expected a JSON document"))
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if not body.strip():
+            raise bad_request(
+                "The request body is empty.", FieldError("", "expected a JSON document")
+            ) from None
         raise bad_request("The request body is not valid JSON.", FieldError("", str(exc))) from None
 
 

@@ -14,7 +14,10 @@ from cloudevents.core.v1.event import CloudEvent
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """RFC 3339 in UTC with a ``Z``: 2026-04-27T11:20:00Z (microseconds when there are any)."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat()[:-6] + "Z"  # an aware UTC time ends in +00:00
 
 
 def to_json(event: CloudEvent) -> bytes:

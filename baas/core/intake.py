@@ -12,9 +12,8 @@ CloudEvent, and the workers read the log back into such CloudEvents (``events.fr
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -27,8 +26,7 @@ TENANT_EXTENSION = "tenantid"
 _UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """An admitted command: the canonical event (CloudEvents JSON, as a document) and the id its
     202 answer carries."""
 
@@ -101,7 +99,7 @@ def admit(
         raise Problem(403, "TenantId does not match the tenant of this URL.", forbidden)
     if invalid:
         raise Problem(422, "The command does not match its schema.", invalid)
-    received = format_time(received_at)
+    received = format_time(received_at) if any(t is None for _, _, t in resolved) else ""
     return [_canonical(s, schema.ref, time or received, tenant_id) for s, schema, time in resolved]
 
 

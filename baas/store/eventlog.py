@@ -7,8 +7,7 @@ Each entry holds the canonical event (CloudEvents JSON, orjson bytes) and ingest
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -16,6 +15,8 @@ from baas.core.intake import Command
 from baas.core.keyspace import Keyspace
 from baas.store.multiplexed import Arg, MultiplexedConnection
 from baas.store.ratelimits import Limited, Limiter, RateLimits
+
+_NAMES_KEPT = 10_000
 
 
 class KeyRevoked(Exception):
@@ -26,8 +27,7 @@ class WrongTenant(Exception):
     """The API key is valid, for another tenant."""
 
 
-@dataclass(frozen=True, slots=True)
-class Appended:
+class Appended(NamedTuple):
     event_id: str
     entry_id: str
     answer: bytes  # the 202 body of this event, the same on every replay
@@ -46,6 +46,7 @@ class EventLog:
         self.keys = keyspace
         self.limits = limits
         self.retention_seconds = retention_seconds
+        self._names: dict[str, tuple[str, str, str]] = {}  # a tenant's key names, built once
 
     async def submit(
         self,
@@ -64,7 +65,7 @@ class EventLog:
         keys = [
             *self.limits.ip_gate_keys(client_ip),
             self.keys.api_key_index,
-            *self._tenant_keys(tenant_id, self.keys.tenant_keys(tenant_id), commands),
+            *self._tenant_keys(tenant_id, commands),
         ]
         args: list[Arg] = [
             key_digest,
@@ -95,7 +96,7 @@ class EventLog:
 
         Raises Limited or KeyRevoked.
         """
-        keys = self._tenant_keys(tenant_id, self.keys.tenant_keys(tenant_id), commands)
+        keys = self._tenant_keys(tenant_id, commands)
         args: list[Arg] = [
             key_id,
             *self.limits.tenant_write_args(),
@@ -112,14 +113,18 @@ class EventLog:
             raise Limited(Limiter.TENANT, int(reply[1]))
         return self._results(commands, reply, 1)
 
-    def _tenant_keys(self, tenant_id: str, credentials: str, commands: list[Command]) -> list[str]:
+    def _tenant_keys(self, tenant_id: str, commands: list[Command]) -> list[str]:
         """The tenant's log, write window and credentials hash, then each event's "seen" key."""
-        return [
-            self.keys.tenant_log(tenant_id),
-            self.keys.tenant_write_window(tenant_id),
-            credentials,
-            *(self.keys.seen_event(tenant_id, c.source, c.id) for c in commands),
-        ]
+        names = self._names.get(tenant_id)
+        if names is None:
+            if len(self._names) >= _NAMES_KEPT:
+                self._names.clear()
+            names = self._names[tenant_id] = (
+                self.keys.tenant_log(tenant_id),
+                self.keys.tenant_write_window(tenant_id),
+                self.keys.tenant_keys(tenant_id),
+            )
+        return [*names, *(self.keys.seen_event(tenant_id, c.source, c.id) for c in commands)]
 
     @staticmethod
     def _event_args(commands: list[Command]) -> list[bytes]:
