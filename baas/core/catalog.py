@@ -55,6 +55,12 @@ class CommandSchema:
     def command_type(self) -> str:
         return type_of(self.name)
 
+    def is_valid(self, data: Any) -> bool:
+        try:
+            return self.validator.is_valid(data)
+        except ValueError:  # the validator's recursion limit, on absurdly nested data
+            return False
+
     def errors(self, data: Any, prefix: str = "data") -> list[FieldError]:
         """Every way ``data`` breaks the schema, each with the JSON path of the offending value."""
         try:

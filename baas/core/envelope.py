@@ -28,6 +28,8 @@ SUPPORTED_MEDIA_TYPES = ("application/json", STRUCTURED, BATCH, "binary mode (ce
 
 MAX_ID_LENGTH = 256
 MAX_SOURCE_LENGTH = 1024
+MAX_TYPE_LENGTH = 128
+LENGTH_LIMITS = (("id", MAX_ID_LENGTH), ("source", MAX_SOURCE_LENGTH), ("type", MAX_TYPE_LENGTH))
 _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 _CORE_ATTRIBUTES = frozenset(
     ("id", "source", "type", "specversion", "time", "dataschema", "datacontenttype", "subject")
@@ -185,7 +187,7 @@ def _from_binary(mt: str, headers: Mapping[str, str], body: bytes) -> Submission
 def _check_attributes(s: Submission, *, require_specversion: bool) -> None:
     errors: list[FieldError] = []
     a = s.attributes
-    for name, limit in (("id", MAX_ID_LENGTH), ("source", MAX_SOURCE_LENGTH), ("type", 128)):
+    for name, limit in LENGTH_LIMITS:
         value = a.get(name)
         if value is None:
             errors.append(FieldError(s.path(name), "required"))

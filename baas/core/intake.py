@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from baas.core.catalog import SchemaCatalog, UnknownSchema
-from baas.core.envelope import Submission
+from baas.core.envelope import LENGTH_LIMITS, Submission
 from baas.core.events import format_time
 from baas.core.problems import FieldError, Problem
 
@@ -59,8 +59,10 @@ def parse_time(value: str) -> datetime | None:
 
 
 def admit(
-    submissions: list[Submission], catalog: SchemaCatalog, tenant_id: str, received_at: datetime
+    submissions: list[Submission], catalog: SchemaCatalog, tenant_id: str, received_at: str
 ) -> list[Command]:
+    """The commands, or the Problem that refuses them all. ``received_at`` (RFC 3339, UTC) is
+    the time of an event that has none."""
     forbidden: list[FieldError] = []
     invalid: list[FieldError] = []
     envelope: list[FieldError] = []
@@ -99,8 +101,75 @@ def admit(
         raise Problem(403, "TenantId does not match the tenant of this URL.", forbidden)
     if invalid:
         raise Problem(422, "The command does not match its schema.", invalid)
-    received = format_time(received_at) if any(t is None for _, _, t in resolved) else ""
-    return [_canonical(s, schema.ref, time or received, tenant_id) for s, schema, time in resolved]
+    return [
+        _command(s.attributes, s.data, schema.ref, time or received_at, tenant_id)
+        for s, schema, time in resolved
+    ]
+
+
+# The attributes of a usual request, under the names a client may spell them with.
+_USUAL_NAMES = {
+    "id": "id",
+    "type": "type",
+    "source": "source",
+    "time": "time",
+    "specversion": "specversion",
+    "dataschema": "dataschema",
+    "datacontenttype": "datacontenttype",
+    "dataSchema": "dataschema",
+    "dataContentType": "datacontenttype",
+}
+
+
+def admit_usual(
+    document: Any,
+    catalog: SchemaCatalog,
+    tenant_id: str,
+    received_at: str,
+    *,
+    structured_mode: bool = False,
+) -> Command | None:
+    """The request nearly every client sends, admitted in one pass: one event (the dialect, or
+    structured mode) with only the usual attributes, JSON data, valid as it stands. None for
+    anything else; ``parse_request`` and ``admit`` then decide, and explain a refusal. A property
+    test holds the two ways to the same commands. ``structured_mode``: the body was sent as
+    ``application/cloudevents+json``."""
+    if type(document) is not dict or "data" not in document:
+        return None
+    structured = "specversion" in document
+    if structured_mode and not structured:
+        return None
+    attributes: dict[str, Any] = {}
+    for name, value in document.items():
+        if name == "data":
+            continue
+        canonical = _USUAL_NAMES.get(name)
+        if canonical is None or (structured and canonical != name):
+            return None
+        if type(value) is not str or not value.strip():
+            return None
+        attributes[canonical] = value
+    for name, limit in LENGTH_LIMITS:  # id, source, type: required, and not too long
+        value = attributes.get(name)
+        if value is None or len(value) > limit:
+            return None
+    if attributes.get("specversion", "1.0") != "1.0":
+        return None
+    if attributes.get("datacontenttype", "application/json") != "application/json":
+        return None
+    time = attributes.get("time")
+    if time is not None and (time := canonical_time(time)) is None:
+        return None
+    data = document["data"]
+    if isinstance(data, dict) and data.get("TenantId", tenant_id) != tenant_id:
+        return None
+    try:
+        schema = catalog.resolve(attributes["type"], attributes.get("dataschema"))
+    except UnknownSchema:
+        return None
+    if not schema.is_valid(data):
+        return None
+    return _command(attributes, data, schema.ref, time or received_at, tenant_id)
 
 
 def canonical_time(value: str) -> str | None:
@@ -114,10 +183,12 @@ def canonical_time(value: str) -> str | None:
     return format_time(moment)
 
 
-def _canonical(s: Submission, schema_ref: str, time: str, tenant_id: str) -> Command:
+def _command(
+    attributes: dict[str, Any], data: Any, schema_ref: str, time: str, tenant_id: str
+) -> Command:
     event: dict[str, Any] = {
         name: value
-        for name, value in s.attributes.items()
+        for name, value in attributes.items()
         if name not in ("time", "dataschema", "datacontenttype")
     }
     event["specversion"] = "1.0"
@@ -125,7 +196,7 @@ def _canonical(s: Submission, schema_ref: str, time: str, tenant_id: str) -> Com
     event["dataschema"] = schema_ref
     event["datacontenttype"] = "application/json"
     event[TENANT_EXTENSION] = tenant_id
-    data = event["data"] = s.data
+    event["data"] = data
     correlation = data.get("CorrelationId") if isinstance(data, dict) else None
     reply_id = correlation if isinstance(correlation, str) and correlation else event["id"]
     return Command(event, reply_id)

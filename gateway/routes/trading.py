@@ -7,15 +7,14 @@ pass and answers with two ASGI messages, without Request/Response objects. Its e
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
 from baas.core import apikeys
-from baas.core.envelope import BATCH, Submission, media_type, parse_request
-from baas.core.events import format_time
-from baas.core.intake import Command, admit
+from baas.core.envelope import BATCH, STRUCTURED, Submission, media_type, parse_request
+from baas.core.intake import Command, admit, admit_usual
 from baas.core.problems import Problem
 from baas.store.eventlog import Appended, KeyRevoked, WrongTenant
 from gateway.body import receive_body
@@ -28,13 +27,38 @@ _REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 
 
 def admit_commands(
-    svc: Services, tenant_id: str, received_at: datetime, submissions: list[Submission]
+    svc: Services, tenant_id: str, received_at: str, submissions: list[Submission]
 ) -> list[Command]:
     """The commands of a request, or the Problem that refuses them all (a batch is all or
     nothing)."""
     if len(submissions) > svc.settings.max_batch_events:
         raise Problem(422, f"A batch holds at most {svc.settings.max_batch_events} events.")
     return admit(submissions, svc.catalog, tenant_id, received_at)
+
+
+def read_commands(
+    svc: Services,
+    tenant_id: str,
+    received_at: str,
+    content_type: str | None,
+    ce_headers: dict[str, str],
+    body: bytes,
+) -> list[Command]:
+    """The request's commands: the usual request admitted in one pass, anything else parsed and
+    admitted step by step (which explains a refusal)."""
+    mt = media_type(content_type)
+    if not ce_headers and mt in ("application/json", STRUCTURED):
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            document = None
+        command = admit_usual(
+            document, svc.catalog, tenant_id, received_at, structured_mode=mt == STRUCTURED
+        )
+        if command is not None:
+            return [command]
+    submissions = parse_request(content_type, ce_headers, body)
+    return admit_commands(svc, tenant_id, received_at, submissions)
 
 
 class SubmitCommand:
@@ -65,19 +89,16 @@ async def _submit(scope: Scope, receive: Receive, send: Send) -> None:
     ip = scope_ip(scope, svc.trusted_proxies)
     if not key:
         await gate(svc, ip, tenant_id, key)  # raises: 429, or 401 for the missing key
-    received_at = datetime.now(UTC)
+    received_at = _received_now()
     try:
         body = await receive_body(receive, declared_length, svc.settings.max_body_bytes)
-        submissions = parse_request(content_type, ce_headers, body)
-        commands = admit_commands(svc, tenant_id, received_at, submissions)
+        commands = read_commands(svc, tenant_id, received_at, content_type, ce_headers, body)
     except Problem:
         await gate(svc, ip, tenant_id, key)
         await svc.limits.count_tenant_write(tenant_id)
         raise
     try:
-        results = await svc.log.submit(
-            tenant_id, apikeys.digest(key), ip, format_time(received_at), commands
-        )
+        results = await svc.log.submit(tenant_id, apikeys.digest(key), ip, received_at, commands)
     except KeyRevoked:
         raise await reject(svc, ip, INVALID_KEY) from None
     except WrongTenant:
@@ -93,6 +114,18 @@ async def _submit(scope: Scope, receive: Receive, send: Send) -> None:
     headers.append((b"content-length", str(len(answer)).encode()))
     await send({"type": "http.response.start", "status": 202, "headers": headers})
     await send({"type": "http.response.body", "body": answer})
+
+
+_clock = [0, ""]  # the current second, and its text
+
+
+def _received_now() -> str:
+    """Now as the log writes it (RFC 3339, UTC, microseconds), formatted once per second."""
+    now = time.time()
+    second = int(now)
+    if second != _clock[0]:
+        _clock[0], _clock[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_clock[1]}.{int((now - second) * 1_000_000):06d}Z"
 
 
 def _batch_entry(result: Appended) -> dict[str, object]:

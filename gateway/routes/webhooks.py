@@ -100,7 +100,7 @@ async def tradingview(request: Request) -> Response:
         if signal.target_position is not None:
             event[TARGET_POSITION] = _plain(signal.target_position)
         submissions = parse_request(JSON, {}, orjson.dumps(event))
-        commands = admit_commands(svc, tenant_id, received_at, submissions)
+        commands = admit_commands(svc, tenant_id, format_time(received_at), submissions)
     except Problem:
         await svc.limits.count_tenant_write(tenant_id)
         raise

@@ -24,6 +24,9 @@ from tests.conftest import free_port, signal_event
 
 REPO = Path(__file__).resolve().parents[2]
 PATH = "/tenants/{tenant}/api/trading"
+# Closed-loop loads: a server whose requests wait on the store needs more requests in flight to
+# reach its peak than one that answers at once, so both are measured at each.
+CONNECTIONS = (32, 64, 128)
 
 
 @contextlib.contextmanager
@@ -79,18 +82,20 @@ def run(seconds: int = 10, rate: int = 500, rounds: int = 2) -> None:
                 f"http://127.0.0.1:{gw_port}",
             ),
         }
-        best: dict[str, Result] = {}
+        best: dict[tuple[str, int], Result] = {}
         paced: dict[str, Result] = {}
         for _ in range(rounds):
             for name, (argv, base) in targets.items():
                 with process(argv, env, base + path, REPO):
                     saturate(base, path, headers, template, 2)  # warm-up
-                    result = saturate(base, path, headers, template, seconds)
-                    if (
-                        name not in best
-                        or result.requests_per_second > best[name].requests_per_second
-                    ):
-                        best[name] = result
+                    for connections in CONNECTIONS:
+                        result = saturate(base, path, headers, template, seconds, connections)
+                        key = (name, connections)
+                        if (
+                            key not in best
+                            or result.requests_per_second > best[key].requests_per_second
+                        ):
+                            best[key] = result
                     slow = asyncio.run(fixed_rate(base, path, headers, body, rate, 4))
                     if name not in paced or slow.p99_ms < paced[name].p99_ms:
                         paced[name] = slow
@@ -99,17 +104,24 @@ def run(seconds: int = 10, rate: int = 500, rounds: int = 2) -> None:
             cleanup.delete(key)
         cleanup.close()
 
-    base, ours = best["baseline (bare Starlette)"], best["gateway (SubmitSignal)"]
-    print(f"\nIngress: saturation, {seconds} s, best of {rounds} rounds, 32 connections")
-    for name, result in best.items():
-        print(_row(name, result))
+    baseline, gateway = "baseline (bare Starlette)", "gateway (SubmitSignal)"
+    print(f"\nIngress: saturation, {seconds} s per load, best of {rounds} rounds")
+    for connections in CONNECTIONS:
+        print(f"  {connections} connections")
+        for name in targets:
+            print(_row(name, best[name, connections]))
+        ratio = (
+            best[gateway, connections].requests_per_second
+            / best[baseline, connections].requests_per_second
+        )
+        print(f"  ratio gateway/baseline: throughput {ratio:.2f}")
+    peak = {name: max(best[name, c].requests_per_second for c in CONNECTIONS) for name in targets}
     print(
-        f"  ratio gateway/baseline: throughput {ours.requests_per_second / base.requests_per_second:.2f}"
-        f"   (goal >= 0.6)"
+        f"  peak throughput (best over {', '.join(map(str, CONNECTIONS))} connections): "
+        f"baseline {peak[baseline]:.0f} req/s, gateway {peak[gateway]:.0f} req/s, "
+        f"ratio {peak[gateway] / peak[baseline]:.2f}   (goal >= 0.6)"
     )
     print(f"\nIngress: fixed rate {rate} req/s for 4 s (open loop), best of {rounds}")
     for name, result in paced.items():
         print(_row(name, result))
-    print(
-        f"  gateway p99 at {rate} req/s: {paced['gateway (SubmitSignal)'].p99_ms:.2f} ms   (goal < 5 ms)"
-    )
+    print(f"  gateway p99 at {rate} req/s: {paced[gateway].p99_ms:.2f} ms   (goal < 5 ms)")

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from baas.store.ratelimits import unique_member
 from tests.conftest import app_client, make_settings, new_tenant, signal_event
 
 TOO_MANY = "Too Many Requests: rate limit exceeded. Wait the number of seconds in Retry-After."
@@ -204,3 +205,98 @@ async def test_forwarded_for_is_believed_only_from_trusted_proxies(store_url, pr
         ).status_code == 200
         # The header is ignored: both requests are the peer's.
         assert_limited(await c.get("/schemas", headers={"X-Forwarded-For": "192.0.2.2"}), 60)
+
+
+# The write path checks the IP's limits, the key and the tenant's limit in its one store call
+# (baas_submit): the same limits at the same edges as the other routes.
+
+
+async def test_writes_count_against_the_ip_limit(store_url, prefix, store):
+    settings = make_settings(store_url, prefix, ip_limit=3, ip_window_seconds=60)
+    creds = await new_tenant(store, prefix)
+    headers = {"X-Api-Key": creds.api_key}
+    async with app_client(settings) as c:
+        for _ in range(3):
+            r = await c.post(
+                trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
+            )
+            assert r.status_code == 202
+        assert_limited(
+            await c.post(
+                trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
+            ),
+            60,
+        )
+        assert 'baas_rate_limited_total{limiter="ip"} 1.0' in (await c.get("/metrics")).text
+
+
+async def test_ten_bad_keys_on_the_write_path_block_even_a_valid_key(store_url, prefix, store):
+    settings = make_settings(
+        store_url, prefix, auth_failure_limit=10, auth_failure_window_seconds=60
+    )
+    creds = await new_tenant(store, prefix)
+    event = signal_event(creds.tenant_id)
+    async with app_client(settings) as c:
+        for _ in range(10):
+            r = await c.post(trading(creds.tenant_id), json=event, headers={"X-Api-Key": "baas_x"})
+            assert r.status_code == 401
+        blocked = await c.post(
+            trading(creds.tenant_id), json=event, headers={"X-Api-Key": creds.api_key}
+        )
+        assert_limited(blocked, 60)
+        assert (
+            'baas_rate_limited_total{limiter="auth_failure"} 1.0' in (await c.get("/metrics")).text
+        )
+
+
+async def test_a_write_resets_the_failure_count(store_url, prefix, store):
+    settings = make_settings(
+        store_url, prefix, auth_failure_limit=10, auth_failure_window_seconds=60
+    )
+    creds = await new_tenant(store, prefix)
+    url = trading(creds.tenant_id)
+    async with app_client(settings) as c:
+        for _ in range(2):
+            for _ in range(9):
+                r = await c.post(
+                    url, json=signal_event(creds.tenant_id), headers={"X-Api-Key": "baas_x"}
+                )
+                assert r.status_code == 401
+            r = await c.post(
+                url, json=signal_event(creds.tenant_id), headers={"X-Api-Key": creds.api_key}
+            )
+            assert r.status_code == 202
+
+
+async def test_a_bad_key_with_a_bad_body_is_401_not_422(store_url, prefix, store):
+    settings = make_settings(store_url, prefix)
+    creds = await new_tenant(store, prefix)
+    async with app_client(settings) as c:
+        r = await c.post(
+            trading(creds.tenant_id), json={"nonsense": 1}, headers={"X-Api-Key": "baas_x"}
+        )
+        assert r.status_code == 401
+        r = await c.post(trading(creds.tenant_id), content=b"{", headers={})
+        assert r.status_code == 401
+        assert r.json()["detail"] == "Missing X-Api-Key header."
+
+
+async def test_windows_stay_small_whatever_the_limit(store_url, prefix, store):
+    """Far from its limit a window skips the trim, but trims whenever its count reaches a
+    multiple of 64: a lifted limit does not let it grow without bound."""
+    key = f"{prefix}:{{t:x}}:rl:test"
+
+    async def write(times: int) -> None:
+        for _ in range(times):
+            member = unique_member()
+            assert await store.fcall("baas_tenant_write", 1, key, 1_000_000, 2000, member) == 0
+
+    await write(50)  # these leave the 2 s window before the end
+    await asyncio.sleep(1.0)
+    for _ in range(8):  # writes keep the key alive meanwhile
+        await write(1)
+        await asyncio.sleep(0.15)
+    await write(6)
+    assert await store.zcard(key) == 64  # far from the limit: not trimmed yet
+    await write(1)  # at 64 the window is trimmed before it counts
+    assert await store.zcard(key) == 15

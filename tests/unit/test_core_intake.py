@@ -7,18 +7,21 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from baas.core.catalog import UnknownSchema, name_of, type_of
 from baas.core.envelope import parse_request
-from baas.core.events import from_json, to_json
-from baas.core.intake import admit
+from baas.core.events import format_time, from_json, to_json
+from baas.core.intake import admit, admit_usual
 from baas.core.problems import FieldError, Problem
 from baas.schema_files import load_catalog
 from gateway.client_ip import client_ip, parse_networks
-from tests.conftest import signal_event
+from tests.conftest import signal_event, to_structured
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "schemas")
 NOW = datetime(2026, 4, 27, 11, 20, tzinfo=UTC)
+RECEIVED = "2026-11-22T05:00:00.123456Z"
 
 
 @pytest.mark.parametrize(
@@ -84,7 +87,7 @@ def test_field_errors_nest_under_batch_positions():
 def test_the_dialect_is_case_insensitive_for_known_names():
     body = b'{"ID": "1", "Type": "RemoveBroker", "Source": "s", "DataSchema": "remove-broker/1.0", "data": {"BrokerId": "b"}}'
     [submission] = parse_request("application/json", {}, body)
-    [command] = admit([submission], CATALOG, "t1", NOW)
+    [command] = admit([submission], CATALOG, "t1", format_time(NOW))
     event = from_json(command.to_json())
     assert event.get_id() == "1"
     assert event.get_dataschema() == "remove-broker/1.0"
@@ -94,7 +97,7 @@ def test_the_dialect_is_case_insensitive_for_known_names():
 
 def test_the_canonical_event_is_what_cloudevents_writes_of_it():
     body = orjson.dumps({**signal_event("t1", "e-1"), "time": "2026-04-27T13:20:00+02:00"})
-    [command] = admit(parse_request("application/json", {}, body), CATALOG, "t1", NOW)
+    [command] = admit(parse_request("application/json", {}, body), CATALOG, "t1", format_time(NOW))
     event = from_json(command.to_json())  # cloudevents.core validates it
     assert to_json(event) == command.to_json()
     assert event.get_time() == datetime(2026, 4, 27, 11, 20, tzinfo=UTC)
@@ -105,7 +108,7 @@ def test_the_canonical_event_is_what_cloudevents_writes_of_it():
 def test_time_without_zone_is_rejected():
     body = b'{"id": "1", "type": "RemoveBroker", "source": "s", "time": "2026-04-27T11:20:00", "data": {"BrokerId": "b"}}'
     with pytest.raises(Problem) as caught:
-        admit(parse_request("application/json", {}, body), CATALOG, "t1", NOW)
+        admit(parse_request("application/json", {}, body), CATALOG, "t1", format_time(NOW))
     assert caught.value.status == 400
     assert caught.value.errors[0].path == "time"
 
@@ -113,7 +116,9 @@ def test_time_without_zone_is_rejected():
 def test_tenant_extension_must_match():
     body = b'{"specversion": "1.0", "id": "1", "type": "RemoveBroker", "source": "s", "tenantid": "x", "data": {"BrokerId": "b"}}'
     with pytest.raises(Problem) as caught:
-        admit(parse_request("application/cloudevents+json", {}, body), CATALOG, "t1", NOW)
+        admit(
+            parse_request("application/cloudevents+json", {}, body), CATALOG, "t1", format_time(NOW)
+        )
     assert caught.value.status == 403
 
 
@@ -138,3 +143,80 @@ def test_data_base64_is_415():
 )
 def test_client_ip(peer, forwarded, proxies, expected):
     assert client_ip(peer, forwarded, parse_networks(proxies)) == expected
+
+
+# admit_usual, the one-pass way of the usual request, against parse_request + admit.
+
+_NAMES = st.sampled_from(
+    ["id", "ID", "type", "source", "time", "specversion", "dataSchema", "dataschema",
+     "dataContentType", "datacontenttype", "subject", "tenantid", "data_base64", "extra1", "data"]
+)  # fmt: skip
+_VALUES = st.one_of(
+    st.sampled_from(
+        ["", " ", "1.0", "0.3", "x" * 300, "2026-04-27T11:20:00Z", "2026-04-27T13:20:00+02:00",
+         "2026-04-27T11:20:00", "2026-04-27 11:20:00Z", "submit-signal/1.0", "remove-broker/1.0",
+         "submit-signal/9.9", "SubmitSignal", "RemoveBroker", "application/json", "text/plain",
+         "t1", "t2", "buy", "LMT", "MKT", "STK"]
+    ),
+    st.integers(-2, 2),
+    st.none(),
+    st.booleans(),
+)  # fmt: skip
+_DATA_FIELDS = st.sampled_from(
+    ["TenantId", "Quantity", "OrderType", "Price", "Data", "Symbol", "CorrelationId", "Unknown"]
+)
+
+
+_FEW = st.sampled_from([0, 0, 0, 1, 2])  # mostly unchanged, so that many are admitted
+
+
+@st.composite
+def _documents(draw):
+    document = signal_event("t1", draw(st.sampled_from(["e-1", "e-2"])))
+    data = dict(document["data"])
+    for _ in range(draw(_FEW)):
+        data[draw(_DATA_FIELDS)] = draw(_VALUES)
+    for _ in range(draw(_FEW)):
+        data.pop(draw(_DATA_FIELDS), None)
+    document["data"] = data if draw(_FEW) < 2 else draw(_VALUES)
+    for _ in range(draw(_FEW)):
+        document[draw(_NAMES)] = draw(_VALUES)
+    for _ in range(draw(_FEW)):
+        document.pop(draw(_NAMES), None)
+    return document
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    document=_documents(),
+    content_type=st.sampled_from(["application/json", "application/cloudevents+json"]),
+)
+def test_admit_usual_agrees_with_the_step_by_step_way(document, content_type):
+    body = orjson.dumps(document)
+    usual = admit_usual(
+        document,
+        CATALOG,
+        "t1",
+        RECEIVED,
+        structured_mode=content_type == "application/cloudevents+json",
+    )
+    try:
+        admitted = admit(parse_request(content_type, {}, body), CATALOG, "t1", RECEIVED)
+    except Problem:
+        admitted = None
+    if usual is not None:
+        assert admitted == [usual]
+
+
+@pytest.mark.parametrize("structured", [False, True])
+def test_admit_usual_takes_the_usual_request(structured):
+    document = signal_event("t1", "e-1")
+    if structured:
+        document = to_structured(document)
+    command = admit_usual(document, CATALOG, "t1", RECEIVED, structured_mode=structured)
+    assert command is not None
+    content_type = "application/cloudevents+json" if structured else "application/json"
+    expected = admit(
+        parse_request(content_type, {}, orjson.dumps(document)), CATALOG, "t1", RECEIVED
+    )
+    assert [command] == expected

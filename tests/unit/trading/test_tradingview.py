@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from baas.core.envelope import parse_request
+from baas.core.events import format_time
 from baas.core.intake import admit
 from baas.core.problems import Problem
 from baas.core.trading.tradingview import (
@@ -244,7 +245,9 @@ def test_indicator_from_message_action():
 def test_the_event_is_admitted_like_any_submitted_command():
     result = signal({**STRATEGY, "Mode": "position"}, strategy_message(position_size="-0.5"))
     body = orjson.dumps(result.event)
-    [command] = admit(parse_request("application/json", {}, body), CATALOG, "tenant-4b1d9e", NOW)
+    [command] = admit(
+        parse_request("application/json", {}, body), CATALOG, "tenant-4b1d9e", format_time(NOW)
+    )
     assert command.id == result.event["id"]
     assert command.source == "tradingview"
     assert command.reply_id == STRATEGY["AlertId"]
