@@ -15,6 +15,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from baas.core.memo import Memo
 from baas.core.problems import FieldError
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -89,6 +90,7 @@ def _json_path(prefix: str, parts: list[str | int]) -> str:
 class SchemaCatalog:
     def __init__(self, documents: Mapping[tuple[str, str], Mapping[str, Any]]) -> None:
         self._schemas: dict[str, dict[str, CommandSchema]] = {}
+        self._resolved: Memo[tuple[str, str | None], CommandSchema] = Memo(1024)
         for (name, version), document in documents.items():
             if not _NAME.match(name) or not _VERSION.match(version):
                 raise ValueError(f"bad schema name or version: {name}/{version}")
@@ -130,6 +132,14 @@ class SchemaCatalog:
         ``dataschema`` is ``name/version``; a URI whose path ends in ``/name/version`` (optionally
         ``.json``) is read the same way. Raises UnknownSchema with a message for the client.
         """
+        schema = self._resolved.get((command_type, dataschema))
+        if schema is None:
+            schema = self._resolved.keep(
+                (command_type, dataschema), self._find(command_type, dataschema)
+            )
+        return schema
+
+    def _find(self, command_type: str, dataschema: str | None) -> CommandSchema:
         name = name_of(command_type)
         if dataschema is None:
             if name not in self._schemas:

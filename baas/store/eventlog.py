@@ -13,10 +13,9 @@ import orjson
 
 from baas.core.intake import Command
 from baas.core.keyspace import Keyspace
+from baas.core.memo import Memo
 from baas.store.multiplexed import Arg, MultiplexedConnection
 from baas.store.ratelimits import Limited, Limiter, RateLimits
-
-_NAMES_KEPT = 10_000
 
 
 class KeyRevoked(Exception):
@@ -46,7 +45,7 @@ class EventLog:
         self.keys = keyspace
         self.limits = limits
         self.retention_seconds = retention_seconds
-        self._names: dict[str, tuple[str, str, str]] = {}  # a tenant's key names, built once
+        self._names: Memo[str, tuple[str, str, str]] = Memo()  # a tenant's key names
 
     async def submit(
         self,
@@ -117,12 +116,13 @@ class EventLog:
         """The tenant's log, write window and credentials hash, then each event's "seen" key."""
         names = self._names.get(tenant_id)
         if names is None:
-            if len(self._names) >= _NAMES_KEPT:
-                self._names.clear()
-            names = self._names[tenant_id] = (
-                self.keys.tenant_log(tenant_id),
-                self.keys.tenant_write_window(tenant_id),
-                self.keys.tenant_keys(tenant_id),
+            names = self._names.keep(
+                tenant_id,
+                (
+                    self.keys.tenant_log(tenant_id),
+                    self.keys.tenant_write_window(tenant_id),
+                    self.keys.tenant_keys(tenant_id),
+                ),
             )
         return [*names, *(self.keys.seen_event(tenant_id, c.source, c.id) for c in commands)]
 

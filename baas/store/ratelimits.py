@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from baas.core.keyspace import Keyspace
+from baas.core.memo import Memo
 from baas.settings import Settings
 from baas.store.multiplexed import Arg, MultiplexedConnection
 
@@ -60,6 +61,7 @@ class RateLimits:
         self.store = store
         self.keys = keyspace
         self.s = settings
+        self._ip_names: Memo[str, tuple[str, str]] = Memo()
         # The limits' arguments as the store receives them, encoded once.
         self._ip_args = _encoded(
             settings.ip_limit,
@@ -72,7 +74,12 @@ class RateLimits:
         )
 
     def ip_gate_keys(self, ip: str) -> tuple[str, str]:
-        return self.keys.ip_request_window(ip), self.keys.ip_auth_failures(ip)
+        names = self._ip_names.get(ip)
+        if names is None:
+            names = self._ip_names.keep(
+                ip, (self.keys.ip_request_window(ip), self.keys.ip_auth_failures(ip))
+            )
+        return names
 
     def ip_gate_args(self) -> tuple[bytes | str, ...]:
         """The per-IP limits' arguments: ip limit and window, failure limit and window, member."""
