@@ -10,10 +10,9 @@ from baas.core.problems import Problem
 
 async def receive_body(receive: Receive, declared_length: str | None, limit: int) -> bytes:
     """The body; a declared Content-Length over ``limit`` is refused before anything is read."""
-    too_large = Problem(413, f"The request body is larger than {limit} bytes.")
     if declared_length and declared_length.isdigit() and int(declared_length) > limit:
-        raise too_large
-    chunks = []
+        raise _too_large(limit)
+    chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
@@ -22,10 +21,14 @@ async def receive_body(receive: Receive, declared_length: str | None, limit: int
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise too_large
-        chunks.append(chunk)
+            raise _too_large(limit)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join((*chunks, chunk)) if chunks else chunk
+        chunks.append(chunk)
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(413, f"The request body is larger than {limit} bytes.")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

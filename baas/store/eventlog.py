@@ -15,7 +15,7 @@ from baas.core.intake import Command
 from baas.core.keyspace import Keyspace
 from baas.core.memo import Memo
 from baas.store.multiplexed import Arg, MultiplexedConnection
-from baas.store.ratelimits import Limited, Limiter, RateLimits
+from baas.store.ratelimits import Limited, Limiter, RateLimits, unique_member
 
 
 class KeyRevoked(Exception):
@@ -46,6 +46,11 @@ class EventLog:
         self.limits = limits
         self.retention_seconds = retention_seconds
         self._names: Memo[str, tuple[str, str, str]] = Memo()  # a tenant's key names
+        self._submit_constants = (
+            *limits.ip_args,
+            *limits.tenant_args,
+            str(retention_seconds).encode(),
+        )
 
     async def submit(
         self,
@@ -69,11 +74,10 @@ class EventLog:
         args: list[Arg] = [
             key_digest,
             tenant_id,
-            *self.limits.ip_gate_args(),
-            *self.limits.tenant_write_args(),
-            self.retention_seconds,
+            unique_member(),
             received_at,
             client_ip,
+            *self._submit_constants,
             *self._event_args(commands),
         ]
         reply = await self.store.call("FCALL", "baas_submit", len(keys), *keys, *args)

@@ -51,14 +51,14 @@ local function admit(key, limit, window, member, now)
 end
 
 -- The per-IP limits. KEYS from k: ip request window, ip auth failures; ARGV from a: ip limit,
--- ip window ms, failure limit, failure window ms, member
+-- ip window ms, failure limit, failure window ms; `member` the request's unique window entry
 -- → 'ip' or 'auth_failure' and the ms to wait, or nil and the IP's count of auth failures
-local function check_ip(keys, k, args, a, now)
+local function check_ip(keys, k, args, a, member, now)
   local blocked, failures = wait_ms(keys[k + 1], tonumber(args[a + 2]), tonumber(args[a + 3]), now)
   if blocked > 0 then
     return 'auth_failure', blocked
   end
-  local wait = admit(keys[k], tonumber(args[a]), tonumber(args[a + 1]), args[a + 4], now)
+  local wait = admit(keys[k], tonumber(args[a]), tonumber(args[a + 1]), member, now)
   if wait > 0 then
     return 'ip', wait
   end
@@ -69,7 +69,7 @@ end
 -- ARGV: ip limit, ip window ms, failure limit, failure window ms, member
 -- → {0, failures} passed | {1, wait ms} ip limit | {2, wait ms} blocked by auth failures
 local function ip_gate(keys, args)
-  local limiter, value = check_ip(keys, 1, args, 1, now_ms())
+  local limiter, value = check_ip(keys, 1, args, 1, args[5], now_ms())
   if limiter == 'auth_failure' then
     return {2, value}
   elseif limiter == 'ip' then
@@ -140,14 +140,14 @@ end
 -- together, so it needs one Redis or Valkey server, not a cluster.)
 -- KEYS: ip request window, ip auth failures, api key index, tenant log, tenant write window,
 --       tenant active keys, then one "seen" key per event
--- ARGV: key digest, tenant id, ip limit, ip window ms, failure limit, failure window ms,
---       ip member, tenant limit, tenant window ms, tenant member, retention s, received_at,
---       client ip, then per event: canonical event bytes, 202 answer
+-- ARGV: key digest, tenant id, member (the request's entry in both windows), received_at,
+--       client ip, ip limit, ip window ms, failure limit, failure window ms, tenant limit,
+--       tenant window ms, retention s, then per event: canonical event bytes, 202 answer
 -- → {'limited', limiter, wait ms} | {'unknown'} (no such active key) | {'forbidden'} (the key
 --   is another tenant's) | {'ok', stored digest, status1, entry1, answer1, ...}
 local function submit(keys, args)
   local now = now_ms()
-  local limiter, value = check_ip(keys, 1, args, 3, now)
+  local limiter, value = check_ip(keys, 1, args, 6, args[3], now)
   if limiter then
     return {'limited', limiter, value}
   end
@@ -166,12 +166,12 @@ local function submit(keys, args)
   if value > 0 then
     redis.call('DEL', keys[2])
   end
-  local wait = admit(keys[5], tonumber(args[8]), tonumber(args[9]), args[10], now)
+  local wait = admit(keys[5], tonumber(args[10]), tonumber(args[11]), args[3], now)
   if wait > 0 then
     return {'limited', 'tenant', wait}
   end
-  return append_events({'ok', owner['digest']}, keys[4], keys, 7, args, 14, tonumber(args[11]),
-    args[12], args[13], key_id)
+  return append_events({'ok', owner['digest']}, keys[4], keys, 7, args, 13, tonumber(args[12]),
+    args[4], args[5], key_id)
 end
 
 redis.register_function('baas_ip_gate', ip_gate)

@@ -66,11 +66,17 @@ class MultiplexedConnection:
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
         self._watchdog: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop  # the loop of the last connection
 
     async def call(self, *args: Arg) -> Any:
         """Send one command; its reply, or raise ResponseError / a store connection error."""
-        futures = await self._send([encode_command(args)])
-        return await futures[0]
+        if self._protocol is None:
+            await self._connect()
+        future = self._loop.create_future()
+        self._pending.append((future, self._loop.time()))
+        self._outbox.append(encode_command(args))
+        self._queued()
+        return await future
 
     async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
         """Several commands in one write; their replies in order (errors returned, not raised)."""
@@ -94,23 +100,25 @@ class MultiplexedConnection:
     async def _send(self, packed: list[bytes]) -> list[asyncio.Future[Any]]:
         if self._protocol is None:
             await self._connect()
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in packed]
-        now = loop.time()
+        futures = [self._loop.create_future() for _ in packed]
+        now = self._loop.time()
         self._pending.extend((future, now) for future in futures)
         self._outbox.extend(packed)
+        self._queued()
+        return futures
+
+    def _queued(self) -> None:
         if len(self._outbox) >= FLUSH_AT:
             self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
-            loop.call_soon(self._flush)
+            self._loop.call_soon(self._flush)
         if self._watchdog is None:
-            self._watchdog = loop.call_at(now + self._timeout, self._expire_overdue)
-        return futures
+            self._watchdog = self._loop.call_later(self._timeout, self._expire_overdue)
 
     def _expire_overdue(self) -> None:
         self._watchdog = None
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         cutoff = loop.time() - self._timeout
         next_due = None
         for future, sent_at in self._pending:
@@ -158,7 +166,7 @@ class MultiplexedConnection:
         async with self._connecting:
             if self._protocol is not None:
                 return
-            loop = asyncio.get_running_loop()
+            loop = self._loop = asyncio.get_running_loop()
             url = self._url
             try:
                 if url.scheme == "unix":

@@ -62,14 +62,15 @@ class RateLimits:
         self.keys = keyspace
         self.s = settings
         self._ip_names: Memo[str, tuple[str, str]] = Memo()
-        # The limits' arguments as the store receives them, encoded once.
-        self._ip_args = _encoded(
+        # The limits' arguments as the store receives them, encoded once: the IP's limit and
+        # window, failure limit and window (ms); the tenant's write limit and window (ms).
+        self.ip_args = _encoded(
             settings.ip_limit,
             _ms(settings.ip_window_seconds),
             settings.auth_failure_limit,
             _ms(settings.auth_failure_window_seconds),
         )
-        self._tenant_args = _encoded(
+        self.tenant_args = _encoded(
             settings.tenant_write_limit, _ms(settings.tenant_write_window_seconds)
         )
 
@@ -83,7 +84,7 @@ class RateLimits:
 
     def ip_gate_args(self) -> tuple[bytes | str, ...]:
         """The per-IP limits' arguments: ip limit and window, failure limit and window, member."""
-        return (*self._ip_args, unique_member())
+        return (*self.ip_args, unique_member())
 
     def ip_gate_command(self, ip: str) -> tuple[Arg, ...]:
         """The per-IP check, to send in a pipeline; read its reply with ``ip_gate_result``."""
@@ -128,4 +129,4 @@ class RateLimits:
 
     def tenant_write_args(self) -> tuple[bytes | str, ...]:
         """The tenant's write limit and window (ms), and a member."""
-        return (*self._tenant_args, unique_member())
+        return (*self.tenant_args, unique_member())
