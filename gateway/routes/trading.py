@@ -65,55 +65,53 @@ class SubmitCommand:
     """The route's ASGI app (Starlette mounts a class instance as a bare ASGI app)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _submit(scope, receive, send)
-
-
-async def _submit(scope: Scope, receive: Receive, send: Send) -> None:
-    """Read and admit the commands, then one store call does the rest (``EventLog.submit``):
-    the IP's limits, the key, the tenant's limit, dedupe, append. A request refused for its
-    content passes the door first (``gate``), so that 429/401/403 come before 400/413/415/422,
-    and still counts against the tenant's write limit."""
-    svc: Services = scope["app"].state.services
-    tenant_id = scope["path_params"]["tenantId"]
-    content_type = declared_length = key = None
-    ce_headers: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            content_type = value.decode("latin-1")
-        elif name == b"content-length":
-            declared_length = value.decode("latin-1")
-        elif name == b"x-api-key":
-            key = value.decode("latin-1")
-        elif name.startswith(b"ce-"):
-            ce_headers[name.decode("latin-1")] = value.decode("latin-1")
-    ip = scope_ip(scope, svc.trusted_proxies)
-    if not key:
-        await gate(svc, ip, tenant_id, key)  # raises: 429, or 401 for the missing key
-    received_at = _received_now()
-    try:
-        body = await receive_body(receive, declared_length, svc.settings.max_body_bytes)
-        commands = read_commands(svc, tenant_id, received_at, content_type, ce_headers, body)
-    except Problem:
-        await gate(svc, ip, tenant_id, key)
-        await svc.limits.count_tenant_write(tenant_id)
-        raise
-    try:
-        results = await svc.log.submit(tenant_id, apikeys.digest(key), ip, received_at, commands)
-    except KeyRevoked:
-        raise await reject(svc, ip, INVALID_KEY) from None
-    except WrongTenant:
-        raise Problem(403, wrong_tenant(tenant_id)) from None
-    count_appended(svc, commands, results)
-    headers = [_JSON_HEADER]
-    if media_type(content_type) == BATCH:
-        answer = orjson.dumps({"results": [_batch_entry(r) for r in results]})
-    else:
-        answer = results[0].answer
-        if results[0].duplicate:
-            headers.append(_REPLAYED_HEADER)
-    headers.append((b"content-length", str(len(answer)).encode()))
-    await send({"type": "http.response.start", "status": 202, "headers": headers})
-    await send({"type": "http.response.body", "body": answer})
+        """Read and admit the commands, then one store call does the rest (``EventLog.submit``):
+        the IP's limits, the key, the tenant's limit, dedupe, append. A request refused for its
+        content passes the door first (``gate``), so that 429/401/403 come before
+        400/413/415/422, and still counts against the tenant's write limit."""
+        svc: Services = scope["app"].state.services
+        tenant_id = scope["path_params"]["tenantId"]
+        content_type = declared_length = key = None
+        ce_headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"content-length":
+                declared_length = value.decode("latin-1")
+            elif name == b"x-api-key":
+                key = value.decode("latin-1")
+            elif name.startswith(b"ce-"):
+                ce_headers[name.decode("latin-1")] = value.decode("latin-1")
+        ip = scope_ip(scope, svc.trusted_proxies)
+        if not key:
+            await gate(svc, ip, tenant_id, key)  # raises: 429, or 401 for the missing key
+        received_at = _received_now()
+        try:
+            body = await receive_body(receive, declared_length, svc.settings.max_body_bytes)
+            commands = read_commands(svc, tenant_id, received_at, content_type, ce_headers, body)
+        except Problem:
+            await gate(svc, ip, tenant_id, key)
+            await svc.limits.count_tenant_write(tenant_id)
+            raise
+        try:
+            results = await svc.log.submit(
+                tenant_id, apikeys.digest(key), ip, received_at, commands
+            )
+        except KeyRevoked:
+            raise await reject(svc, ip, INVALID_KEY) from None
+        except WrongTenant:
+            raise Problem(403, wrong_tenant(tenant_id)) from None
+        count_appended(svc, commands, results)
+        headers = [_JSON_HEADER]
+        if media_type(content_type) == BATCH:
+            answer = orjson.dumps({"results": [_batch_entry(r) for r in results]})
+        else:
+            answer = results[0].answer
+            if results[0].duplicate:
+                headers.append(_REPLAYED_HEADER)
+        headers.append((b"content-length", str(len(answer)).encode()))
+        await send({"type": "http.response.start", "status": 202, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
 
 
 _clock = [0, ""]  # the current second, and its text
