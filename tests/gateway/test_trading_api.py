@@ -7,6 +7,7 @@ import pytest
 
 from baas.core.keyspace import Keyspace
 from baas.store.tenants import TenantRegistry
+from gateway.app import write_path_tenant
 from tests.conftest import app_client, make_settings, new_tenant, signal_event, to_structured
 
 JSON = {"Content-Type": "application/json"}
@@ -318,3 +319,41 @@ async def test_revoked_key_is_401_at_once(client, tenant, store, prefix):
     assert r.status_code == 401
     schemas = await client.get(f"/tenants/{tenant.tenant_id}/api/trading/schemas", headers=headers)
     assert schemas.status_code == 401
+
+
+# The write route's own lane (GatewayApp): only POST/PUT on exactly its path take it; everything
+# else is routed as before.
+
+
+@pytest.mark.parametrize(
+    ("path", "tenant"),
+    [
+        ("/tenants/t-1/api/trading", "t-1"),
+        ("/tenants//api/trading", None),
+        ("/tenants/a/b/api/trading", None),
+        ("/tenants/t-1/api/trading/", None),
+        ("/tenants/t-1/api/tradingx", None),
+        ("/tenant/t-1/api/trading", None),
+    ],
+)
+def test_the_lane_takes_exactly_the_route_path(path, tenant):
+    assert write_path_tenant(path) == tenant
+
+
+async def test_other_methods_and_paths_are_routed_as_before(client, tenant):
+    headers = {"X-Api-Key": tenant.api_key}
+    r = await client.get(trading(tenant.tenant_id), headers=headers)
+    assert r.status_code == 405
+    assert set(r.json()) == {"detail", "errors"}
+    r = await client.post(f"/tenants/{tenant.tenant_id}/x/api/trading", json={}, headers=headers)
+    assert r.status_code == 404
+    assert set(r.json()) == {"detail", "errors"}
+
+
+async def test_put_takes_the_same_path(client, tenant, store, prefix):
+    event = signal_event(tenant.tenant_id)
+    r = await client.put(
+        trading(tenant.tenant_id), json=event, headers={"X-Api-Key": tenant.api_key}
+    )
+    assert r.status_code == 202
+    assert len(await log_entries(store, prefix, tenant.tenant_id)) == 1
