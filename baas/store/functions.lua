@@ -50,6 +50,19 @@ local function admit(key, limit, window, member, now)
   return wait
 end
 
+-- A credential still active (a field of the `credentials` hash), then one request counted in
+-- its `window`; ARGV from a: limit, window ms, member → nil, or {'revoked'} | {'limited', wait ms}
+local function check_credential(credentials, credential, window, args, a)
+  if redis.call('HEXISTS', credentials, credential) == 0 then
+    return {'revoked'}
+  end
+  local wait = admit(window, tonumber(args[a]), tonumber(args[a + 1]), args[a + 2], now_ms())
+  if wait > 0 then
+    return {'limited', wait}
+  end
+  return nil
+end
+
 -- The per-IP limits. KEYS from k: ip request window, ip auth failures; ARGV from a: ip limit,
 -- ip window ms, failure limit, failure window ms; `member` the request's unique window entry
 -- → 'ip' or 'auth_failure' and the ms to wait, or nil and the IP's count of auth failures
@@ -124,12 +137,9 @@ end
 --       then per event: canonical event bytes, 202 answer
 -- → {'revoked'} | {'limited', wait ms} | {'ok', status1, entry1, answer1, status2, ...}
 local function ingest(keys, args)
-  if redis.call('HEXISTS', keys[3], args[1]) == 0 then
-    return {'revoked'}
-  end
-  local wait = admit(keys[2], tonumber(args[2]), tonumber(args[3]), args[4], now_ms())
-  if wait > 0 then
-    return {'limited', wait}
+  local refused = check_credential(keys[3], args[1], keys[2], args, 2)
+  if refused then
+    return refused
   end
   return append_events({'ok'}, keys[1], keys, 4, args, 8, tonumber(args[5]), args[6], args[7],
     args[1])
@@ -221,14 +231,7 @@ redis.register_function('baas_commit', commit)
 -- KEYS: the key's window, the strategy's active keys; ARGV: key id, limit, window ms, member
 -- → {'ok'} | {'revoked'} | {'limited', wait ms}
 local function ledger_key_gate(keys, args)
-  if redis.call('HEXISTS', keys[2], args[1]) == 0 then
-    return {'revoked'}
-  end
-  local wait = admit(keys[1], tonumber(args[2]), tonumber(args[3]), args[4], now_ms())
-  if wait > 0 then
-    return {'limited', wait}
-  end
-  return {'ok'}
+  return check_credential(keys[2], args[1], keys[1], args, 2) or {'ok'}
 end
 
 -- A strategy created, with its event in the log; a tenant's default strategy only once.

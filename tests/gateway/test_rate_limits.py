@@ -21,6 +21,15 @@ def trading(tenant_id: str) -> str:
     return f"/tenants/{tenant_id}/api/trading"
 
 
+async def write_signal(client, creds, api_key: str | None = None):
+    """POST a fresh SubmitSignal for ``creds``' tenant, with its key unless another is given."""
+    return await client.post(
+        trading(creds.tenant_id),
+        json=signal_event(creds.tenant_id),
+        headers={"X-Api-Key": api_key or creds.api_key},
+    )
+
+
 def assert_limited(response, max_retry_after: int) -> int:
     assert response.status_code == 429
     assert response.json() == {"detail": TOO_MANY, "errors": []}
@@ -214,19 +223,10 @@ async def test_forwarded_for_is_believed_only_from_trusted_proxies(store_url, pr
 async def test_writes_count_against_the_ip_limit(store_url, prefix, store):
     settings = make_settings(store_url, prefix, ip_limit=3, ip_window_seconds=60)
     creds = await new_tenant(store, prefix)
-    headers = {"X-Api-Key": creds.api_key}
     async with app_client(settings) as c:
         for _ in range(3):
-            r = await c.post(
-                trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
-            )
-            assert r.status_code == 202
-        assert_limited(
-            await c.post(
-                trading(creds.tenant_id), json=signal_event(creds.tenant_id), headers=headers
-            ),
-            60,
-        )
+            assert (await write_signal(c, creds)).status_code == 202
+        assert_limited(await write_signal(c, creds), 60)
         assert 'baas_rate_limited_total{limiter="ip"} 1.0' in (await c.get("/metrics")).text
 
 
@@ -235,18 +235,12 @@ async def test_ten_bad_keys_on_the_write_path_block_even_a_valid_key(store_url, 
         store_url, prefix, auth_failure_limit=10, auth_failure_window_seconds=60
     )
     creds = await new_tenant(store, prefix)
-    event = signal_event(creds.tenant_id)
     async with app_client(settings) as c:
         for _ in range(10):
-            r = await c.post(trading(creds.tenant_id), json=event, headers={"X-Api-Key": "baas_x"})
-            assert r.status_code == 401
-        blocked = await c.post(
-            trading(creds.tenant_id), json=event, headers={"X-Api-Key": creds.api_key}
-        )
-        assert_limited(blocked, 60)
-        assert (
-            'baas_rate_limited_total{limiter="auth_failure"} 1.0' in (await c.get("/metrics")).text
-        )
+            assert (await write_signal(c, creds, "baas_x")).status_code == 401
+        assert_limited(await write_signal(c, creds), 60)
+        metrics = (await c.get("/metrics")).text
+        assert 'baas_rate_limited_total{limiter="auth_failure"} 1.0' in metrics
 
 
 async def test_a_write_resets_the_failure_count(store_url, prefix, store):
@@ -254,18 +248,11 @@ async def test_a_write_resets_the_failure_count(store_url, prefix, store):
         store_url, prefix, auth_failure_limit=10, auth_failure_window_seconds=60
     )
     creds = await new_tenant(store, prefix)
-    url = trading(creds.tenant_id)
     async with app_client(settings) as c:
         for _ in range(2):
             for _ in range(9):
-                r = await c.post(
-                    url, json=signal_event(creds.tenant_id), headers={"X-Api-Key": "baas_x"}
-                )
-                assert r.status_code == 401
-            r = await c.post(
-                url, json=signal_event(creds.tenant_id), headers={"X-Api-Key": creds.api_key}
-            )
-            assert r.status_code == 202
+                assert (await write_signal(c, creds, "baas_x")).status_code == 401
+            assert (await write_signal(c, creds)).status_code == 202
 
 
 async def test_a_bad_key_with_a_bad_body_is_401_not_422(store_url, prefix, store):
