@@ -20,6 +20,7 @@ async def accept(request: Request) -> Response:
 app = Starlette(routes=[Route("/tenants/{tenantId}/api/trading", accept, methods=["POST", "PUT"])])
 
 if __name__ == "__main__":
+    # The options of gateway/server.py, so that only the application differs.
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -27,6 +28,8 @@ if __name__ == "__main__":
         loop="uvloop",
         http="httptools",
         access_log=False,
+        log_config=None,
         log_level="warning",
         server_header=False,
+        proxy_headers=False,
     )
