@@ -12,17 +12,17 @@ import redis.asyncio as aioredis
 from baas.core.keyspace import Keyspace
 from baas.core.trading import events as ev
 from baas.core.trading.readmodel import ReadModel, evolve
-from baas.store.trading import TradingStore
+from baas.store.trading import TradingStore, signal_score
 
 PAGE = 2000
 
 
 async def fold_log(
     store: aioredis.Redis, keyspace: Keyspace, tenant_id: str
-) -> tuple[ReadModel, dict[str, int], int]:
+) -> tuple[ReadModel, dict[str, float], int]:
     """The read models and signal index that the tenant's log implies, and the entries read."""
     model = ReadModel()
-    index: dict[str, int] = {}
+    index: dict[str, float] = {}
     stream = keyspace.tenant_log(tenant_id)
     start, read = "-", 0
     while entries := await store.xrange(stream, min=start, count=PAGE):
@@ -32,7 +32,7 @@ async def fold_log(
                 event = ev.from_document(document)
                 evolve(model, event)
                 if event.type in (ev.SIGNAL_ACCEPTED, ev.SIGNAL_REJECTED):
-                    index.setdefault(event.subject, int(event.time.timestamp() * 1000))
+                    index.setdefault(event.subject, signal_score(event.time))
         read += len(entries)
         start = "(" + entries[-1][0].decode()
     return model, index, read
@@ -40,7 +40,7 @@ async def fold_log(
 
 async def rebuild(
     store: aioredis.Redis, keyspace: Keyspace, tenant_ids: list[str]
-) -> dict[str, int]:
+) -> dict[str, float]:
     """Rebuild each tenant's read models; the log entries read per tenant."""
     trading = TradingStore(store, keyspace)
     counts = {}

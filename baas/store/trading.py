@@ -42,6 +42,12 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=str)
 
 
+def signal_score(moment: datetime) -> float:
+    """A signal's place in the index: milliseconds since the epoch, to the microsecond (a double
+    holds them exactly), so that the listing's order is that of CreatedAt."""
+    return round(moment.timestamp() * 1000, 3)
+
+
 class TradingStore:
     def __init__(self, store: aioredis.Redis, keyspace: Keyspace) -> None:
         self.store = store
@@ -142,7 +148,7 @@ class TradingStore:
                     if len(found) == limit:
                         break
         assert last is not None
-        return SignalPage(found, f"{int(last[0])}:{last[1]}")
+        return SignalPage(found, f"{last[0]!r}:{last[1]}")
 
     # Writing
 
@@ -178,11 +184,11 @@ class TradingStore:
         new_signals = [o for o in outcomes if o.type in (ev.SIGNAL_ACCEPTED, ev.SIGNAL_REJECTED)]
         args.append(len(new_signals))
         for o in new_signals:
-            args += [int(o.time.timestamp() * 1000), o.subject]
+            args += [signal_score(o.time), o.subject]
         reply = await self.store.fcall("baas_commit", len(keys), *keys, *args)
         return Recorded(reply.decode())
 
-    async def replace_all(self, tenant_id: str, model: ReadModel, index: dict[str, int]) -> None:
+    async def replace_all(self, tenant_id: str, model: ReadModel, index: dict[str, float]) -> None:
         """For ``baas rebuild``: drop the read models and write ``model`` instead."""
         async with self.store.pipeline(transaction=True) as pipe:
             for kind in MODELS:

@@ -59,7 +59,7 @@ NUMBER_FIELDS = frozenset(
 )
 # Broker fields never shown, whatever the broker kind stores (matched anywhere in the name).
 SECRET_FIELD = re.compile(r"password|passwd|secret|token|passphrase|credential|api_?key", re.I)
-_CURSOR = re.compile(r"\d{1,20}:.+", re.S)
+_CURSOR = re.compile(r"\d{1,20}(\.\d{1,6})?:.+", re.S)
 
 
 # Signals
