@@ -25,9 +25,13 @@ local function wait_ms(key, limit, window, now)
   return math.max(1, tonumber(entry[2]) + window - now), count
 end
 
+-- The key outlives its newest entry by at least `window`: its time to live is set to twice the
+-- window whenever it has fallen under one window (a read most of the time, not a write).
 local function record(key, window, now, member)
   redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, window)
+  if redis.call('PTTL', key) < window then
+    redis.call('PEXPIRE', key, 2 * window)
+  end
 end
 
 -- ARGV from i: a count, then (hash position among KEYS, field, value) triples; returns the next i.
