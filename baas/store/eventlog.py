@@ -66,10 +66,13 @@ class EventLog:
 
         Raises Limited, KeyRevoked (no such active key) or WrongTenant.
         """
+        log, window, _ = self._tenant_names(tenant_id)
         keys = [
             *self.limits.ip_gate_keys(client_ip),
             self.keys.api_key_index,
-            *self._tenant_keys(tenant_id, commands),
+            log,
+            window,
+            *self._seen_keys(tenant_id, commands),
         ]
         args: list[Arg] = [
             key_digest,
@@ -118,6 +121,9 @@ class EventLog:
 
     def _tenant_keys(self, tenant_id: str, commands: list[Command]) -> list[str]:
         """The tenant's log, write window and credentials hash, then each event's "seen" key."""
+        return [*self._tenant_names(tenant_id), *self._seen_keys(tenant_id, commands)]
+
+    def _tenant_names(self, tenant_id: str) -> tuple[str, str, str]:
         names = self._names.get(tenant_id)
         if names is None:
             names = self._names.keep(
@@ -128,7 +134,10 @@ class EventLog:
                     self.keys.tenant_keys(tenant_id),
                 ),
             )
-        return [*names, *(self.keys.seen_event(tenant_id, c.source, c.id) for c in commands)]
+        return names
+
+    def _seen_keys(self, tenant_id: str, commands: list[Command]) -> list[str]:
+        return [self.keys.seen_event(tenant_id, c.source, c.id) for c in commands]
 
     @staticmethod
     def _event_args(commands: list[Command]) -> list[bytes]:

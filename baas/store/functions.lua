@@ -153,7 +153,8 @@ end
 -- write limit, dedupe and append. (It touches the IP's, the key index's and the tenant's keys
 -- together, so it needs one Redis or Valkey server, not a cluster.)
 -- KEYS: ip request window, ip auth failures, api key index, tenant log, tenant write window,
---       tenant active keys, then one "seen" key per event
+--       then one "seen" key per event (a key is active while the index holds it: revocation
+--       removes it from the index and the tenant's keys in one transaction)
 -- ARGV: key digest, tenant id, member (the request's entry in both windows), received_at,
 --       client ip, ip limit, ip window ms, failure limit, failure window ms, tenant limit,
 --       tenant window ms, retention s, then per event: canonical event bytes, 202 answer
@@ -173,10 +174,6 @@ local function submit(keys, args)
   if owner['tenant_id'] ~= args[2] then
     return {'forbidden'}
   end
-  local key_id = owner['key_id']
-  if redis.call('HEXISTS', keys[6], key_id) == 0 then
-    return {'unknown'}
-  end
   if value > 0 then
     redis.call('DEL', keys[2])
   end
@@ -184,8 +181,8 @@ local function submit(keys, args)
   if wait > 0 then
     return {'limited', 'tenant', wait}
   end
-  return append_events({'ok', owner['digest']}, keys[4], keys, 7, args, 13, tonumber(args[12]),
-    args[4], args[5], key_id)
+  return append_events({'ok', owner['digest']}, keys[4], keys, 6, args, 13, tonumber(args[12]),
+    args[4], args[5], owner['key_id'])
 end
 
 redis.register_function('baas_ip_gate', ip_gate)

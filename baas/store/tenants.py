@@ -1,8 +1,10 @@
 """Tenants and their API keys, kept in the store.
 
 Layout (see ``Keyspace``): a global hash of tenants; a global index from key digest to
-``{tenant_id, key_id, digest}``; per tenant, a hash of its active keys' metadata (the ingest
-function checks it, so a revoked key can never append) and one of revoked keys.
+``{tenant_id, key_id, digest}``; per tenant, a hash of its active keys' metadata and one of
+revoked keys. The write path (``baas_submit``) finds a key in the index atomically with the
+append; revocation removes it from the index and the tenant's active keys in one transaction, so
+a revoked key can never append.
 """
 
 from __future__ import annotations
@@ -107,11 +109,12 @@ class TenantRegistry:
             old = await self.store.hget(self.keys.tenant_revoked_keys(tenant_id), key_id)
             return _info(old) if old else None
         record = {**orjson.loads(raw), "revoked_at": _now()}
-        await self.store.hdel(self.keys.tenant_keys(tenant_id), key_id)
-        await self.store.hdel(self.keys.api_key_index, record["digest"])
-        await self.store.hset(
-            self.keys.tenant_revoked_keys(tenant_id), key_id, orjson.dumps(record)
-        )
+        # One transaction: the write path takes a key in the index for an active one.
+        async with self.store.pipeline(transaction=True) as revoke:
+            revoke.hdel(self.keys.tenant_keys(tenant_id), key_id)
+            revoke.hdel(self.keys.api_key_index, record["digest"])
+            revoke.hset(self.keys.tenant_revoked_keys(tenant_id), key_id, orjson.dumps(record))
+            await revoke.execute()
         return _info(orjson.dumps(record))
 
 
