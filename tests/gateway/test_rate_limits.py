@@ -7,6 +7,7 @@ seen within seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -230,12 +231,19 @@ async def test_writes_count_against_the_ip_limit(store_url, prefix, store):
         assert 'baas_rate_limited_total{limiter="ip"} 1.0' in (await c.get("/metrics")).text
 
 
-async def test_ten_bad_keys_on_the_write_path_block_even_a_valid_key(store_url, prefix, store):
+@contextlib.asynccontextmanager
+async def failure_limited(store_url, prefix, store):
+    """A client of a gateway that blocks an IP after 10 auth failures in 60 s, and a tenant."""
     settings = make_settings(
         store_url, prefix, auth_failure_limit=10, auth_failure_window_seconds=60
     )
     creds = await new_tenant(store, prefix)
-    async with app_client(settings) as c:
+    async with app_client(settings) as client:
+        yield client, creds
+
+
+async def test_ten_bad_keys_on_the_write_path_block_even_a_valid_key(store_url, prefix, store):
+    async with failure_limited(store_url, prefix, store) as (c, creds):
         for _ in range(10):
             assert (await write_signal(c, creds, "baas_x")).status_code == 401
         assert_limited(await write_signal(c, creds), 60)
@@ -244,11 +252,7 @@ async def test_ten_bad_keys_on_the_write_path_block_even_a_valid_key(store_url, 
 
 
 async def test_a_write_resets_the_failure_count(store_url, prefix, store):
-    settings = make_settings(
-        store_url, prefix, auth_failure_limit=10, auth_failure_window_seconds=60
-    )
-    creds = await new_tenant(store, prefix)
-    async with app_client(settings) as c:
+    async with failure_limited(store_url, prefix, store) as (c, creds):
         for _ in range(2):
             for _ in range(9):
                 assert (await write_signal(c, creds, "baas_x")).status_code == 401
