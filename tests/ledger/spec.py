@@ -3,18 +3,14 @@ reads it: its curl commands, its Python example and its JSON examples, as printe
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-# The spec sits in shared/, beside the repository (as in CI), unless $LEDGER_SPEC_FILE says otherwise.
-SPEC_FILE = Path(
-    os.environ.get("LEDGER_SPEC_FILE")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "ledger-api.txt"
-)
+from tests.support.spec import curl_commands, spec_path
+
+SPEC_FILE = spec_path("LEDGER_SPEC_FILE", "ledger-api.txt")
 SPEC_HOST = "https://botranks.ai"
 
 
@@ -24,14 +20,7 @@ def spec_text() -> str:
 
 def quick_start_curl() -> str:
     """The Quick Start's curl command, continuation lines and -d body included."""
-    lines = spec_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("curl -X POST"))
-    block = [lines[start]]
-    i = start
-    while block[-1].rstrip().endswith("\\") or "\n".join(block).count("'") % 2:
-        i += 1
-        block.append(lines[i])
-    return "\n".join(block)
+    return next(c for c in curl_commands(spec_text()) if c.startswith("curl -X POST"))
 
 
 def python_example() -> str:

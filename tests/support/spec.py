@@ -12,11 +12,16 @@ from typing import Any
 
 import orjson
 
-# The spec sits in shared/, beside the repository (as in CI), unless $BAAS_SPEC_FILE says otherwise.
-SPEC_FILE = Path(
-    os.environ.get("BAAS_SPEC_FILE")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "baas-api.txt"
-)
+SHARED_SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "spec"
+
+
+def spec_path(variable: str, name: str) -> Path:
+    """A spec in shared/spec beside the repository (as in CI), unless ``$variable`` names
+    another file."""
+    return Path(os.environ.get(variable) or SHARED_SPECS / name)
+
+
+SPEC_FILE = spec_path("BAAS_SPEC_FILE", "baas-api.txt")
 SPEC_BASE_URL = "https://baas.dotquant.io"
 
 
