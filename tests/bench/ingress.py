@@ -27,6 +27,7 @@ PATH = "/tenants/{tenant}/api/trading"
 # Closed-loop loads: a server whose requests wait on the store needs more requests in flight to
 # reach its peak than one that answers at once, so both are measured at each.
 CONNECTIONS = (32, 64, 128)
+PACED_SECONDS = 10  # 5,000 requests at 500/s: the 99th percentile is the 50th slowest
 
 
 @contextlib.contextmanager
@@ -105,7 +106,7 @@ def run(seconds: int = 10, rate: int = 500, rounds: int = 2) -> None:
                             saturate(base, path, headers, template, seconds, connections),
                         )
                 for name, (_, base) in targets.items():
-                    slow = asyncio.run(fixed_rate(base, path, headers, body, rate, 4))
+                    slow = fixed_rate(base, path, headers, body, rate, PACED_SECONDS)
                     if name not in paced or slow.p99_ms < paced[name].p99_ms:
                         paced[name] = slow
         cleanup = redis.Redis.from_url(url)
@@ -130,7 +131,7 @@ def run(seconds: int = 10, rate: int = 500, rounds: int = 2) -> None:
         f"baseline {peak[baseline]:.0f} req/s, gateway {peak[gateway]:.0f} req/s, "
         f"ratio {peak[gateway] / peak[baseline]:.2f}   (goal >= 0.6)"
     )
-    print(f"\nIngress: fixed rate {rate} req/s for 4 s (open loop), best of {rounds}")
+    print(f"\nIngress: fixed rate {rate} req/s for {PACED_SECONDS} s (open loop), best of {rounds}")
     for name, result in paced.items():
         print(_row(name, result))
     print(f"  gateway p99 at {rate} req/s: {paced[gateway].p99_ms:.2f} ms   (goal < 5 ms)")
