@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,52 +182,57 @@ def fixed_rate(
     The client measures the server, not itself: it never sleeps (waking a sleeping process takes
     hundreds of microseconds on a virtual machine, more than the request), and its collector does
     not run during the measurement (a full collection pauses it for tens of milliseconds)."""
+    url = httpx.URL(base_url)
+    idle: list[_Connection] = []
+
+    async def post(i: int) -> int:
+        connection = idle.pop() if idle else _Connection(url.host, url.port or 80)
+        try:
+            status = await connection.post(path, headers, body(i).encode())
+        except BaseException:
+            connection.close()
+            raise
+        idle.append(connection)
+        return status
+
+    async def run() -> Result:
+        try:
+            return await _open_loop(post, rate, seconds)
+        finally:
+            for connection in idle:
+                connection.close()
+
     gc.collect()
     gc.disable()
     try:
-        return uvloop.run(_open_loop(base_url, path, headers, body, rate, seconds))
+        return uvloop.run(run())
     finally:
         gc.enable()
 
 
-async def _open_loop(
-    base_url: str,
-    path: str,
-    headers: dict[str, str],
-    body: Callable[[int], str],
-    rate: int,
-    seconds: float,
-) -> Result:
-    url = httpx.URL(base_url)
-    idle: list[_Connection] = []
+async def _open_loop(post: Callable[[int], Awaitable[int]], rate: int, seconds: float) -> Result:
+    """``post(i)`` started ``rate`` times a second for ``seconds``; each timed from its
+    scheduled start, so that a late start counts against the server (no coordinated omission)."""
     latencies: list[float] = []
     errors = 0
-    total = int(rate * seconds)
 
     async def one(i: int, scheduled: float) -> None:
         nonlocal errors
-        connection = idle.pop() if idle else _Connection(url.host, url.port or 80)
         try:
-            status = await connection.post(path, headers, body(i).encode())
-            errors += status >= 300
-            idle.append(connection)
+            errors += await post(i) >= 300
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
             errors += 1
-            connection.close()
-        # From the scheduled start: a late start counts against the server (no coordinated omission).
         latencies.append((time.perf_counter() - scheduled) * 1000)
 
     start = time.perf_counter()
     tasks = []
-    for i in range(total):
+    for i in range(int(rate * seconds)):
         scheduled = start + i / rate
         # Spinning on purpose: each turn of the loop polls the sockets without blocking.
         while time.perf_counter() < scheduled:  # noqa: ASYNC110
             await asyncio.sleep(0)
         tasks.append(asyncio.create_task(one(i, scheduled)))
     await asyncio.gather(*tasks)
-    for connection in idle:
-        connection.close()
     return _summary(latencies, errors, seconds, "python open-loop")
 
 
