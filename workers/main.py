@@ -127,6 +127,15 @@ def build_worker(settings: Settings) -> Worker:
     )
 
 
+def quiet_job_logs(log_level: str) -> None:
+    """arq logs the start and end of every job at info: the paper orders' cron job alone would
+    write two lines every 10 s. Its warnings and errors stay; ``BAAS_LOG_LEVEL=debug`` shows
+    every line."""
+    if log_level.lower() != "debug":
+        logging.getLogger("arq.worker").setLevel(logging.WARNING)
+
+
 def run_worker(settings: Settings) -> None:
     uvloop.install()  # the same event loop as the gateway: cheaper socket I/O
+    quiet_job_logs(settings.log_level)
     build_worker(settings).run()

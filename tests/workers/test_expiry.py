@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+
+import pytest
 
 from baas.core.trading.signals import SignalPolicy
 from workers.handlers import CommandHandler
-from workers.main import expire_paper_orders
+from workers.main import expire_paper_orders, quiet_job_logs
 
 
 async def test_an_unfilled_limit_order_expires(desk):
@@ -24,3 +27,19 @@ async def test_an_unfilled_limit_order_expires(desk):
     assert record["Reason"] == "expired"
     assert (await desk.account())["open_orders"] == []
     assert await expire_paper_orders(ctx) == 0
+
+
+@pytest.mark.parametrize(("level", "shown"), [("info", ["ERROR"]), ("debug", ["INFO", "ERROR"])])
+def test_the_cron_jobs_runs_stay_out_of_the_log_unless_debug(
+    caplog: pytest.LogCaptureFixture, level: str, shown: list[str]
+) -> None:
+    arq_log = logging.getLogger("arq.worker")
+    before = arq_log.level
+    try:
+        quiet_job_logs(level)
+        with caplog.at_level(logging.DEBUG):
+            arq_log.info("  0.50s → cron:expire_paper_orders()")  # as arq writes each run
+            arq_log.error("job cron:expire_paper_orders failed")
+        assert [r.levelname for r in caplog.records] == shown
+    finally:
+        arq_log.setLevel(before)
