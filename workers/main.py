@@ -110,6 +110,7 @@ def build_worker(settings: Settings) -> Worker:
             await ctx["brokers"].stop()
         if "store" in ctx:
             await ctx["store"].aclose()
+        log.info("worker stopped", extra={"worker_index": settings.worker_index})
 
     return Worker(
         functions=[],
