@@ -30,7 +30,7 @@ async def test_an_unfilled_limit_order_expires(desk):
 
 
 @pytest.mark.parametrize(("level", "shown"), [("info", ["ERROR"]), ("debug", ["INFO", "ERROR"])])
-def test_the_cron_jobs_runs_stay_out_of_the_log_unless_debug(
+def test_scheduled_job_runs_stay_out_of_the_log_unless_debug(
     caplog: pytest.LogCaptureFixture, level: str, shown: list[str]
 ) -> None:
     arq_log = logging.getLogger("arq.worker")
