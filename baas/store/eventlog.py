@@ -14,7 +14,7 @@ import orjson
 from baas.core.intake import Command
 from baas.core.keyspace import Keyspace
 from baas.core.memo import Memo
-from baas.store.multiplexed import Arg, MultiplexedConnection
+from baas.store.multiplexed import Arg, MultiplexedConnection, encode_arguments, encode_header
 from baas.store.ratelimits import Limited, Limiter, RateLimits, unique_member
 
 
@@ -46,10 +46,14 @@ class EventLog:
         self.limits = limits
         self.retention_seconds = retention_seconds
         self._names: Memo[str, tuple[str, str, str]] = Memo()  # a tenant's key names
-        self._submit_constants = (
-            *limits.ip_args,
-            *limits.tenant_args,
-            str(retention_seconds).encode(),
+        # baas_submit's arguments that are the same for every request of a tenant, of an IP or
+        # of all, in RESP: a request encodes only its own (2-3 times faster than all of them).
+        self._submit_headers: dict[int, bytes] = {}
+        self._submit_ips: Memo[str, tuple[bytes, bytes]] = Memo()
+        self._submit_tenants: Memo[str, tuple[bytes, bytes]] = Memo()
+        self._key_index = encode_arguments(keyspace.api_key_index.encode())
+        self._submit_constants = encode_arguments(
+            *limits.ip_args, *limits.tenant_args, str(retention_seconds).encode()
         )
 
     async def submit(
@@ -66,24 +70,24 @@ class EventLog:
 
         Raises Limited, KeyRevoked (no such active key) or WrongTenant.
         """
-        log, window, _ = self._tenant_names(tenant_id)
-        keys = [
-            *self.limits.ip_gate_keys(client_ip),
-            self.keys.api_key_index,
-            log,
-            window,
-            *self._seen_keys(tenant_id, commands),
-        ]
-        args: list[Arg] = [
-            key_digest,
-            tenant_id,
-            unique_member(),
-            received_at,
-            client_ip,
-            *self._submit_constants,
-            *self._event_args(commands),
-        ]
-        reply = await self.store.call("FCALL", "baas_submit", len(keys), *keys, *args)
+        ip_keys, ip = self._submit_ip_part(client_ip)
+        tenant_keys, tenant = self._submit_tenant_part(tenant_id)
+        seen_keys = [key.encode() for key in self._seen_keys(tenant_id, commands)]
+        command = b"".join(
+            [
+                self._submit_header(len(commands)),
+                ip_keys,
+                self._key_index,
+                tenant_keys,
+                encode_arguments(*seen_keys, key_digest.encode()),
+                tenant,
+                encode_arguments(unique_member().encode(), received_at.encode()),
+                ip,
+                self._submit_constants,
+                encode_arguments(*self._event_args(commands)),
+            ]
+        )
+        reply = await self.store.call_encoded(command)
         status = reply[0]
         if status == b"limited":
             raise Limited(Limiter(reply[1].decode()), int(reply[2]))
@@ -118,6 +122,40 @@ class EventLog:
         if status == b"limited":
             raise Limited(Limiter.TENANT, int(reply[1]))
         return self._results(commands, reply, 1)
+
+    def _submit_header(self, events: int) -> bytes:
+        """``FCALL baas_submit`` and its number of keys, for a request of ``events`` events."""
+        header = self._submit_headers.get(events)
+        if header is None:
+            keys = 5 + events
+            header = self._submit_headers[events] = encode_header(
+                3 + keys + 12 + 2 * events
+            ) + encode_arguments(b"FCALL", b"baas_submit", str(keys).encode())
+        return header
+
+    def _submit_ip_part(self, client_ip: str) -> tuple[bytes, bytes]:
+        """The IP's two window keys, and the IP as an argument."""
+        part = self._submit_ips.get(client_ip)
+        if part is None:
+            keys = [key.encode() for key in self.limits.ip_gate_keys(client_ip)]
+            part = self._submit_ips.keep(
+                client_ip, (encode_arguments(*keys), encode_arguments(client_ip.encode()))
+            )
+        return part
+
+    def _submit_tenant_part(self, tenant_id: str) -> tuple[bytes, bytes]:
+        """The tenant's log and write window keys, and the tenant id as an argument."""
+        part = self._submit_tenants.get(tenant_id)
+        if part is None:
+            log, window, _ = self._tenant_names(tenant_id)
+            part = self._submit_tenants.keep(
+                tenant_id,
+                (
+                    encode_arguments(log.encode(), window.encode()),
+                    encode_arguments(tenant_id.encode()),
+                ),
+            )
+        return part
 
     def _tenant_keys(self, tenant_id: str, commands: list[Command]) -> list[str]:
         """The tenant's log, write window and credentials hash, then each event's "seen" key."""

@@ -37,6 +37,17 @@ def encode_command(args: tuple[Arg, ...]) -> bytes:
     return hiredis.pack_command(args)
 
 
+def encode_arguments(*values: bytes) -> bytes:
+    """The RESP encoding of arguments (bulk strings), to join with others into a command: the
+    constant part of a hot command encoded once."""
+    return b"".join([b"$%d\r\n%b\r\n" % (len(value), value) for value in values])
+
+
+def encode_header(arguments: int) -> bytes:
+    """The RESP header of a command of ``arguments`` arguments, its name included."""
+    return b"*%d\r\n" % arguments
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self, owner: MultiplexedConnection) -> None:
         self.owner = owner
@@ -71,11 +82,15 @@ class MultiplexedConnection:
 
     async def call(self, *args: Arg) -> Any:
         """Send one command; its reply, or raise ResponseError / a store connection error."""
+        return await self.call_encoded(encode_command(args))
+
+    async def call_encoded(self, command: bytes) -> Any:
+        """``call`` for a command already in RESP."""
         if self._protocol is None:
             await self._connect()
         future = self._loop.create_future()
         self._pending.append((future, self._loop.time()))
-        self._outbox.append(encode_command(args))
+        self._outbox.append(command)
         self._queued()
         return await future
 
