@@ -2,6 +2,16 @@
 -- Server-side functions of the gateway: each runs atomically, in one round trip.
 -- Time comes from the server (TIME), so every gateway instance shares one clock.
 -- Sliding windows are sorted sets of request timestamps (ms); members are unique tokens.
+-- Writes to a window are kept out of the append-only file and away from replicas: a window only
+-- matters for its length of time, and it gains an entry with every request. A restarted (or newly
+-- promoted) store starts with empty windows; the log and the idempotency records are kept.
+
+local function unlogged(...)
+  redis.set_repl(redis.REPL_NONE)
+  local reply = redis.call(...)
+  redis.set_repl(redis.REPL_ALL)
+  return reply
+end
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -17,7 +27,7 @@ local function wait_ms(key, limit, window, now)
   if count == 0 or (count < limit and count % 64 ~= 0) then
     return 0, count
   end
-  count = count - redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  count = count - unlogged('ZREMRANGEBYSCORE', key, '-inf', now - window)
   if count < limit then
     return 0, count
   end
@@ -28,9 +38,9 @@ end
 -- The key outlives its newest entry by at least `window`: its time to live is set to twice the
 -- window whenever it has fallen under one window (a read most of the time, not a write).
 local function record(key, window, now, member)
-  redis.call('ZADD', key, now, member)
+  unlogged('ZADD', key, now, member)
   if redis.call('PTTL', key) < window then
-    redis.call('PEXPIRE', key, 2 * window)
+    unlogged('PEXPIRE', key, 2 * window)
   end
 end
 
@@ -175,7 +185,7 @@ local function submit(keys, args)
     return {'forbidden'}
   end
   if value > 0 then
-    redis.call('DEL', keys[2])
+    unlogged('DEL', keys[2])
   end
   local wait = admit(keys[5], tonumber(args[10]), tonumber(args[11]), args[3], now)
   if wait > 0 then

@@ -2,7 +2,8 @@
 
 The test runs its own embedded Valkey (append-only file, ``appendfsync always``) whatever
 REDIS_URL says, kills it while requests are still in flight, starts a new one on the same data
-directory and looks for every acknowledged event in the tenant's log.
+directory and looks for every acknowledged event in the tenant's log, and for its idempotency
+record. The rate-limit windows are not in the append-only file: the restarted store has none.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ async def test_every_acknowledged_event_survives_a_kill_of_the_store(tmp_path):
         with contextlib.closing(client):
             tenant_id = client.get(f"{prefix}:test-tenant").decode()
             entries = client.xrange(Keyspace(prefix).tenant_log(tenant_id))
+            seen_records = list(client.scan_iter(match=f"{prefix}:*:seen:*", count=1000))
+            windows = list(client.scan_iter(match=f"{prefix}:*:rl:*", count=1000))
     logged = [orjson.loads(fields[b"event"])["id"] for _, fields in entries]
     duplicates = [event_id for event_id, n in Counter(logged).items() if n > 1]
     assert duplicates == []
@@ -59,6 +62,9 @@ async def test_every_acknowledged_event_survives_a_kill_of_the_store(tmp_path):
     assert lost == set(), f"{len(lost)} of {len(acknowledged)} acknowledged events were lost"
     # Events in flight at the kill may or may not have been written; nothing else is there.
     assert set(logged) <= set(acknowledged) | set(failed)
+    # Replays stay deduplicated after the restart; the rate-limit windows start empty.
+    assert len(seen_records) == len(logged)
+    assert windows == []
 
 
 async def _send_and_kill(server: EmbeddedValkey, prefix: str) -> tuple[list[str], list[str], int]:
