@@ -26,6 +26,12 @@ class WrongTenant(Exception):
     """The API key is valid, for another tenant."""
 
 
+# baas_submit's keys before the events' own: the IP's two windows, the key index, the tenant's log
+# and write window; its arguments before the limits: key digest, tenant id, member, received_at, IP.
+_SUBMIT_FIXED_KEYS = 5
+_SUBMIT_REQUEST_ARGS = 5
+
+
 class Appended(NamedTuple):
     event_id: str
     entry_id: str
@@ -52,9 +58,9 @@ class EventLog:
         self._submit_ips: Memo[str, tuple[bytes, bytes]] = Memo()
         self._submit_tenants: Memo[str, tuple[bytes, bytes]] = Memo()
         self._key_index = encode_arguments(keyspace.api_key_index.encode())
-        self._submit_constants = encode_arguments(
-            *limits.ip_args, *limits.tenant_args, str(retention_seconds).encode()
-        )
+        constants = (*limits.ip_args, *limits.tenant_args, str(retention_seconds).encode())
+        self._submit_constants = encode_arguments(*constants)
+        self._submit_fixed_args = _SUBMIT_REQUEST_ARGS + len(constants)
 
     async def submit(
         self,
@@ -127,9 +133,10 @@ class EventLog:
         """``FCALL baas_submit`` and its number of keys, for a request of ``events`` events."""
         header = self._submit_headers.get(events)
         if header is None:
-            keys = 5 + events
+            keys = _SUBMIT_FIXED_KEYS + events  # and an event's own: its "seen" key
+            arguments = self._submit_fixed_args + 2 * events  # and an event's own: event, answer
             header = self._submit_headers[events] = encode_header(
-                3 + keys + 12 + 2 * events
+                3 + keys + arguments
             ) + encode_arguments(b"FCALL", b"baas_submit", str(keys).encode())
         return header
 
