@@ -24,6 +24,7 @@ from baas.core.trading.readmodel import FINAL_STATUSES, evolve
 from baas.settings import Settings
 from baas.store.trading import Recorded, TradingStore
 from workers.ibkr import BrokerOrder, BrokerOutcome, ConnectionOptions, IbkrBroker, IbkrOptions
+from workers.outcome_log import log_outcomes
 
 log = logging.getLogger("baas.worker")
 
@@ -139,6 +140,8 @@ class BrokerRegistry:
             result = await self.trading.record(
                 outcome.tenant_id, key, version, key, [event], model, outcome.time
             )
+            if result is Recorded.OK:
+                log_outcomes(outcome.tenant_id, [event])
             if result is not Recorded.CONFLICT:
                 return
         raise RuntimeError(f"{key}: still conflicting after {MAX_ATTEMPTS} attempts")

@@ -21,6 +21,7 @@ from baas.core.trading.readmodel import ReadModel, evolve
 from baas.core.trading.signals import SignalPolicy, decide_signal
 from baas.store.trading import Recorded, TradingStore
 from workers.brokers import BrokerRegistry
+from workers.outcome_log import log_outcomes
 
 log = logging.getLogger("baas.worker")
 
@@ -62,6 +63,7 @@ class CommandHandler:
                 tenant_id, entry_id, version, entry_id, outcomes, model, now
             )
             if result is Recorded.OK:
+                log_outcomes(tenant_id, outcomes)
                 await self._send_to_brokers(tenant_id, model, outcomes)
                 return outcomes
             if result is Recorded.HANDLED:
@@ -134,6 +136,8 @@ class CommandHandler:
             result = await self.trading.record(
                 tenant_id, entry_id, version, entry_id, [outcome], model, now
             )
+            if result is Recorded.OK:
+                log_outcomes(tenant_id, [outcome])
             if result is not Recorded.CONFLICT:
                 return
 
