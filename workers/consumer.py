@@ -7,6 +7,9 @@ the other.
 - An entry is acknowledged (``XACK``) only after its outcomes are recorded.
 - ``XAUTOCLAIM`` hands the entries a dead worker left pending to a live one after
   ``BAAS_WORKER_CLAIM_IDLE_SECONDS``.
+- A command that fails ``MAX_FAILURES`` times gets its failure recorded as its outcome. A store
+  that is unreachable, loading or read-only is no failure of the command: the turn ends, and the
+  next one handles this consumer's pending entries again, in order, before reading new ones.
 """
 
 from __future__ import annotations
@@ -20,7 +23,16 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import (
+    ClusterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as StoreConnectionError
+from redis.exceptions import TimeoutError as StoreTimeoutError
 
 from baas.core.keyspace import Keyspace
 from baas.settings import Settings
@@ -32,6 +44,22 @@ LEDGER_GROUP = "ledger"
 Handler = Callable[[str, str, dict[str, Any]], Awaitable[object]]
 GiveUp = Callable[[str, str, dict[str, Any], str], Awaitable[None]]
 MAX_FAILURES = 3
+STORE_UNAVAILABLE = (
+    StoreConnectionError,  # BusyLoadingError (LOADING) among them
+    StoreTimeoutError,
+    ReadOnlyError,
+    TryAgainError,
+    ClusterDownError,
+    OutOfMemoryError,
+)
+_BUSY_REPLIES = ("BUSY ", "MASTERDOWN ")
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store cannot serve now (retry), not that the command failed."""
+    return isinstance(exc, STORE_UNAVAILABLE) or (
+        isinstance(exc, ResponseError) and str(exc).startswith(_BUSY_REPLIES)
+    )
 
 
 class LogConsumer:
@@ -56,6 +84,7 @@ class LogConsumer:
         self.streams: dict[str, str] = {}  # stream key → tenant id
         self._next_discovery = 0.0
         self._next_claim = 0.0
+        self._replay_pending = False
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("consuming tenants' logs", extra={"consumer": self.consumer, "group": self.group})
@@ -63,6 +92,7 @@ class LogConsumer:
             try:
                 await self.step()
             except RedisError as exc:
+                self._replay_pending = True
                 log.warning("store error; retrying", extra={"error": str(exc)})
                 await asyncio.sleep(1)
 
@@ -79,18 +109,26 @@ class LogConsumer:
         if not self.streams:
             await asyncio.sleep(self.settings.worker_block_ms / 1000)
             return handled
+        replay, self._replay_pending = self._replay_pending, False
         replies = await self.store.xreadgroup(
             self.group,
             self.consumer,
-            dict.fromkeys(self.streams, ">"),
+            # "0": this consumer's own pending entries (left by a store outage) come first
+            dict.fromkeys(self.streams, "0" if replay else ">"),
             count=self.settings.worker_batch,
-            block=self.settings.worker_block_ms,
+            block=None if replay else self.settings.worker_block_ms,
         )
         # Tenants side by side: a broker that keeps one tenant waiting does not hold the others.
-        counts = await asyncio.gather(
-            *(self._handle_all(stream.decode(), entries) for stream, entries in replies or [])
+        # A store outage ends the turn only once every tenant's handling has stopped, so that
+        # the replay never handles an entry that is still being handled.
+        results = await asyncio.gather(
+            *(self._handle_all(stream.decode(), entries) for stream, entries in replies or []),
+            return_exceptions=True,
         )
-        return handled + sum(counts)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return handled + sum(r for r in results if isinstance(r, int))
 
     async def discover(self) -> None:
         for raw in await self.store.hkeys(self.keys.tenants):
@@ -148,6 +186,8 @@ class LogConsumer:
             try:
                 await self.handler(tenant_id, entry, command)
             except Exception as exc:
+                if store_unavailable(exc):
+                    raise  # not the command's failure: the turn ends, the entry is replayed
                 log.exception("handling failed", extra={"tenant_id": tenant_id, "entry": entry})
                 if not await self._gave_up(tenant_id, entry, command, exc):
                     continue  # left pending: another attempt comes through XAUTOCLAIM
