@@ -109,6 +109,11 @@ class Settings:
     ibkr_commission_wait_seconds: float = _setting(
         5.0, "How long a fill waits for its commission report before it is recorded without one."
     )
+    ibkr_sync_seconds: float = _setting(
+        2.0,
+        "How often each worker opens and closes its IB connections as brokers are configured, "
+        "disabled or removed, and publishes their status.",
+    )
     ibkr_reconcile_seconds: int = _setting(
         180,
         "How often each worker asks IB for executions, so a fill missed while away is recorded.",

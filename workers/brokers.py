@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,7 @@ import redis.asyncio as aioredis
 
 from baas.core.keyspace import Keyspace
 from baas.core.trading import events as ev
-from baas.core.trading.readmodel import FINAL_STATUSES, evolve
+from baas.core.trading.readmodel import BROKERS, FINAL_STATUSES, evolve
 from baas.settings import Settings
 from baas.store.trading import Recorded, TradingStore
 from workers.ibkr import BrokerOrder, BrokerOutcome, ConnectionOptions, IbkrBroker, IbkrOptions
@@ -72,6 +73,7 @@ class BrokerRegistry:
         self.worker = worker
         self.options = ibkr_options(settings)
         self.adapters: dict[tuple[str, str], tuple[dict[str, Any], IbkrBroker]] = {}
+        self._changing = asyncio.Lock()  # one adapter per broker, even when sync and submit race
 
     async def submit(
         self, tenant_id: str, broker: dict[str, Any], accepted: dict[str, Any]
@@ -99,7 +101,50 @@ class BrokerRegistry:
         entry = self.adapters.get((tenant_id, broker_id))
         return entry[1].net_liquidation() if entry else None
 
+    async def sync(self, tenant_ids: Iterable[str] | None = None) -> None:
+        """Bring the connections in step with the brokers' configuration: one for every enabled
+        ibkr broker of the tenants (all when None), none for a broker removed or disabled."""
+        if tenant_ids is None:
+            tenant_ids = [raw.decode() for raw in await self.store.hkeys(self.keys.tenants)]
+        for tenant_id in tenant_ids:
+            records = await self.trading.records(tenant_id, BROKERS)
+            wanted = {
+                broker_id: broker
+                for broker_id, broker in records.items()
+                if broker.get("Kind") == "ibkr"
+                and broker.get("Enabled", True)
+                and not broker.get("Removed")
+            }
+            for tenant, broker_id in list(self.adapters):
+                if tenant == tenant_id and broker_id not in wanted:
+                    await self._close(tenant_id, broker_id)
+            for broker_id, broker in wanted.items():
+                try:
+                    await self._adapter(tenant_id, broker)
+                except Exception:
+                    log.exception(
+                        "cannot connect to the broker",
+                        extra={"tenant_id": tenant_id, "broker_id": broker_id},
+                    )
+
+    async def _close(self, tenant_id: str, broker_id: str) -> None:
+        async with self._changing:
+            entry = self.adapters.pop((tenant_id, broker_id), None)
+            if entry is None:
+                return
+            await entry[1].stop()
+        await self.store.hdel(self.keys.broker_status(tenant_id, broker_id), self.worker)
+        log.info(
+            "ibkr connection to broker %s closed",
+            broker_id,
+            extra={"tenant_id": tenant_id, "broker_id": broker_id},
+        )
+
     async def _adapter(self, tenant_id: str, broker: dict[str, Any]) -> IbkrBroker:
+        async with self._changing:
+            return await self._current_adapter(tenant_id, broker)
+
+    async def _current_adapter(self, tenant_id: str, broker: dict[str, Any]) -> IbkrBroker:
         key = (tenant_id, broker["BrokerId"])
         current = self.adapters.get(key)
         if current is not None and current[0] == broker:
@@ -196,12 +241,17 @@ class BrokerRegistry:
                 pipe.expire(key, STATUS_TTL_SECONDS)
                 await pipe.execute()
 
-    async def run_status_publisher(self, stop: asyncio.Event, every: float = 2.0) -> None:
+    async def run_status_publisher(self, stop: asyncio.Event) -> None:
+        """Every ``BAAS_IBKR_SYNC_SECONDS``: connections in step with the configuration (from
+        the start, not from a broker's first signal), then their status published."""
         while not stop.is_set():
-            with contextlib.suppress(Exception):
+            try:
+                await self.sync()
                 await self.publish_status()
+            except Exception:
+                log.exception("cannot bring the ibkr connections in step")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+                await asyncio.wait_for(stop.wait(), self.settings.ibkr_sync_seconds)
 
     async def stop(self) -> None:
         for _, adapter in list(self.adapters.values()):

@@ -79,11 +79,15 @@ class CommandHandler:
         """Accepted signals for brokers outside the sandbox go to them now, after the acceptance
         is recorded and before the command is acknowledged: a crash in between sends it again,
         and the broker adapter never places a second order for one signal."""
+        if self.brokers is None:
+            return
+        if any(o.type in (events.BROKER_CONFIGURED, events.BROKER_REMOVED) for o in outcomes):
+            await self.brokers.sync([tenant_id])  # the other workers follow within a sync period
         for outcome in outcomes:
             if outcome.type != events.SIGNAL_ACCEPTED:
                 continue
             broker = model.broker(outcome.data["BrokerId"]) or {}
-            if broker.get("Kind") == "ibkr" and self.brokers is not None:
+            if broker.get("Kind") == "ibkr":
                 await self.brokers.submit(tenant_id, broker, outcome.data)
 
     async def _resend_unfinished(self, tenant_id: str, command: dict[str, Any]) -> None:

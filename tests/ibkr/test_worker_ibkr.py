@@ -359,3 +359,66 @@ async def test_position_mode_trades_the_difference_with_ibs_position(ib_desk):
     assert (placed.action, placed.total_quantity) == ("SELL", 6)
     record = await desk.signal_record(second)
     assert record["Fills"][0]["Quantity"] == "6"
+
+
+async def broker_connections(desk: Desk, broker_id: str = "ib") -> list[dict] | None:
+    r = await desk.client.get(
+        f"/tenants/{desk.tenant.tenant_id}/api/brokers/{broker_id}", headers=desk.headers
+    )
+    return r.json()["Status"]["Connections"] if r.status_code == 200 else None
+
+
+async def test_removing_an_ibkr_broker_closes_its_connection(ib_desk):
+    desk, gw, registry = ib_desk
+    await gw.wait_for(lambda: 10 in gw.client_ids)  # connected at configuration, no signal yet
+    [(_, adapter)] = registry.adapters.values()
+    await registry.publish_status()
+    assert [c["client_id"] for c in await broker_connections(desk)] == [10]
+
+    await desk.send("RemoveBroker", {"BrokerId": "ib"})
+    await desk.drain()
+    await gw.wait_for(lambda: not gw.client_ids)
+    assert registry.adapters == {}
+    assert not adapter.connection.running  # no reconnection scheduled
+    status_key = desk.keyspace.broker_status(desk.tenant.tenant_id, "ib")
+    assert await desk.store.hgetall(status_key) == {}
+
+
+async def test_disabling_an_ibkr_broker_closes_its_connection_and_enabling_reopens_it(ib_desk):
+    desk, gw, registry = ib_desk
+    await gw.wait_for(lambda: 10 in gw.client_ids)
+    broker = {"BrokerId": "ib", "Kind": "ibkr", "Host": "127.0.0.1", "Port": gw.port}
+    await desk.send("ConfigureBroker", {**broker, "ClientId": 10, "Enabled": False})
+    await desk.drain()
+    await gw.wait_for(lambda: not gw.client_ids)
+    assert registry.adapters == {}
+
+    await desk.send("ConfigureBroker", {**broker, "ClientId": 10})
+    await desk.drain()
+    await gw.wait_for(lambda: 10 in gw.client_ids)
+
+
+async def test_each_worker_shows_its_connection_from_the_start(ib_desk, store):
+    desk, gw, first = ib_desk
+    second_settings = dataclasses.replace(first.settings, worker_index=1, ibkr_sync_seconds=0.1)
+    second = BrokerRegistry(store, desk.keyspace, desk.trading, second_settings, "w-two")
+    stop = asyncio.Event()
+    running = asyncio.create_task(second.run_status_publisher(stop))
+    try:
+        deadline = time.monotonic() + 10
+        mine: list[dict] = []
+        while not mine and time.monotonic() < deadline:
+            connections = await broker_connections(desk) or []
+            mine = [c for c in connections if c["worker"] == "w-two" and c["connected"]]
+            await asyncio.sleep(0.05)
+        [connection] = mine
+        assert connection["client_id"] == 11
+        assert connection["accounts"] == ["DU1234567"]
+
+        await desk.send("RemoveBroker", {"BrokerId": "ib"})
+        await desk.drain()  # the first worker handles it; the second follows within a period
+        await gw.wait_for(lambda: not gw.client_ids, timeout=10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await second.stop()

@@ -150,6 +150,11 @@ class IbkrConnection:
         self.ib.disconnect()
 
     @property
+    def running(self) -> bool:
+        """Whether it is connected or trying to be (between ``start`` and ``stop``)."""
+        return self._task is not None and not self._task.done()
+
+    @property
     def is_connected(self) -> bool:
         return self._up and self.ib.isConnected()
 
