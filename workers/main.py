@@ -26,6 +26,7 @@ from baas.settings import Settings
 from baas.store.connection import load_functions, open_store, store_url
 from baas.store.ledger import LedgerStore
 from baas.store.trading import Recorded, TradingStore
+from workers.arq_keys import arq_keys_under
 from workers.brokers import BrokerRegistry
 from workers.consumer import LEDGER_GROUP, LogConsumer
 from workers.handlers import CommandHandler
@@ -139,4 +140,5 @@ def quiet_job_logs(log_level: str) -> None:
 def run_worker(settings: Settings) -> None:
     uvloop.install()  # the same event loop as the gateway: cheaper socket I/O
     quiet_job_logs(settings.log_level)
+    arq_keys_under(settings.key_prefix)
     build_worker(settings).run()
