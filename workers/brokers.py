@@ -53,6 +53,13 @@ def ibkr_options(settings: Settings) -> IbkrOptions:
     )
 
 
+def _connected_to(broker: dict[str, Any]) -> bool:
+    """Whether a worker keeps a connection to this broker (a read-model record)."""
+    return (
+        broker.get("Kind") == "ibkr" and broker.get("Enabled", True) and not broker.get("Removed")
+    )
+
+
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
@@ -106,26 +113,29 @@ class BrokerRegistry:
         ibkr broker of the tenants (all when None), none for a broker removed or disabled."""
         if tenant_ids is None:
             tenant_ids = [raw.decode() for raw in await self.store.hkeys(self.keys.tenants)]
-        for tenant_id in tenant_ids:
-            records = await self.trading.records(tenant_id, BROKERS)
-            wanted = {
-                broker_id: broker
-                for broker_id, broker in records.items()
-                if broker.get("Kind") == "ibkr"
-                and broker.get("Enabled", True)
-                and not broker.get("Removed")
-            }
-            for tenant, broker_id in list(self.adapters):
-                if tenant == tenant_id and broker_id not in wanted:
-                    await self._close(tenant_id, broker_id)
-            for broker_id, broker in wanted.items():
-                try:
-                    await self._adapter(tenant_id, broker)
-                except Exception:
-                    log.exception(
-                        "cannot connect to the broker",
-                        extra={"tenant_id": tenant_id, "broker_id": broker_id},
-                    )
+        tenants = list(tenant_ids)
+        async with self.store.pipeline(transaction=False) as pipe:
+            for tenant_id in tenants:
+                pipe.hgetall(self.keys.readmodel(tenant_id, BROKERS))
+            rows = await pipe.execute()
+        wanted = {
+            (tenant_id, raw_id.decode()): broker
+            for tenant_id, brokers in zip(tenants, rows, strict=True)
+            for raw_id, raw in brokers.items()
+            if _connected_to(broker := orjson.loads(raw))
+        }
+        synced = set(tenants)
+        for key in list(self.adapters):
+            if key[0] in synced and key not in wanted:
+                await self._close(*key)
+        for (tenant_id, broker_id), broker in wanted.items():
+            try:
+                await self._adapter(tenant_id, broker)
+            except Exception:
+                log.exception(
+                    "cannot connect to the broker",
+                    extra={"tenant_id": tenant_id, "broker_id": broker_id},
+                )
 
     async def _close(self, tenant_id: str, broker_id: str) -> None:
         async with self._changing:
@@ -141,30 +151,27 @@ class BrokerRegistry:
         )
 
     async def _adapter(self, tenant_id: str, broker: dict[str, Any]) -> IbkrBroker:
-        async with self._changing:
-            return await self._current_adapter(tenant_id, broker)
-
-    async def _current_adapter(self, tenant_id: str, broker: dict[str, Any]) -> IbkrBroker:
         key = (tenant_id, broker["BrokerId"])
-        current = self.adapters.get(key)
-        if current is not None and current[0] == broker:
-            return current[1]
-        if current is not None:  # reconfigured: a new connection with the new settings
-            await current[1].stop()
+        async with self._changing:
+            current = self.adapters.get(key)
+            if current is not None and current[0] == broker:
+                return current[1]
+            if current is not None:  # reconfigured: a new connection with the new settings
+                await current[1].stop()
 
-        async def sink(outcome: BrokerOutcome) -> None:
-            await self.record(outcome)
+            async def sink(outcome: BrokerOutcome) -> None:
+                await self.record(outcome)
 
-        adapter = IbkrBroker.for_broker(
-            broker,
-            tenant_id=tenant_id,
-            worker_index=self.settings.worker_index,
-            on_outcome=sink,
-            options=self.options,
-        )
-        await adapter.start()
-        self.adapters[key] = (dict(broker), adapter)
-        return adapter
+            adapter = IbkrBroker.for_broker(
+                broker,
+                tenant_id=tenant_id,
+                worker_index=self.settings.worker_index,
+                on_outcome=sink,
+                options=self.options,
+            )
+            await adapter.start()
+            self.adapters[key] = (dict(broker), adapter)
+            return adapter
 
     async def record(self, outcome: BrokerOutcome) -> None:
         """Record what the broker reported as an outcome event of the signal."""

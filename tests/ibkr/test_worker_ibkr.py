@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import secrets
 import sys
 import time
@@ -422,3 +423,22 @@ async def test_each_worker_shows_its_connection_from_the_start(ib_desk, store):
         stop.set()
         await asyncio.wait_for(running, 10)
         await second.stop()
+
+
+async def test_each_of_ibs_reports_is_one_log_line(ib_desk, caplog):
+    desk, gw, _ = ib_desk
+    caplog.set_level(logging.INFO, logger="baas.worker")
+    gw.on_order(Fill(price=190.5, commission=1.25), symbol="AAPL")
+    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=10, Price=190.0)
+    await desk.drain()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("signal ")]
+        if len(lines) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    assert lines == [
+        f"signal {signal_id} accepted: buy 10 AAPL for ib",
+        f"signal {signal_id} submitted: buy 10 AAPL MKT on ib",
+        f"signal {signal_id} filled 10 AAPL @ 190.5 on ib",
+    ]
