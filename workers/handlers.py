@@ -78,7 +78,8 @@ class CommandHandler:
     ) -> None:
         """Accepted signals for brokers outside the sandbox go to them now, after the acceptance
         is recorded and before the command is acknowledged: a crash in between sends it again,
-        and the broker adapter never places a second order for one signal."""
+        and the broker adapter never places a second order for one signal. A broker configured
+        or removed has this worker's connections follow at once."""
         if self.brokers is None:
             return
         if any(o.type in (events.BROKER_CONFIGURED, events.BROKER_REMOVED) for o in outcomes):
