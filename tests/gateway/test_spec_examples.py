@@ -1,8 +1,9 @@
 """The spec's own examples, run as written against a live gateway.
 
 Only the base URL (https://baas.dotquant.io → the live gateway) and the credentials ($TENANT_ID,
-$API_KEY, $ALERT_ID, $BROKER_ID, as shell variables or Python names) change. The commands are
-read from the spec file itself, so an edit of the spec is tested too.
+$API_KEY, $ALERT_ID, $BROKER_ID, as shell variables or Python names) change. The commands are the
+spec's, as stored in tests/support/spec_examples/baas-api.json (checked against the spec by
+tests/unit/test_spec_documents.py).
 """
 
 from __future__ import annotations

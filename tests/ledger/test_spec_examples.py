@@ -1,11 +1,12 @@
 """The ledger spec's own examples, run as written against a live gateway process.
 
 Only the host (https://botranks.ai → the live gateway) and the credentials ($STRATEGY_ID,
-$FQ_API_KEY, FQ_STRATEGY_ID, FQ_API_KEY) change; the commands and bodies are read from the spec
-file itself. The key is made with the tenant's X-Api-Key where the spec sends a session cookie.
-Orders without a price need a close on their date: the store is given AAPL's close on the Quick
-Start's date (189.42, the spec's own cost basis) and on today's date (the Python example's
-executed_at is now).
+$FQ_API_KEY, FQ_STRATEGY_ID, FQ_API_KEY) change; the commands and bodies are the spec's, as
+stored in tests/support/spec_examples/ledger-api.json (checked against the spec by
+tests/unit/test_spec_documents.py). The key is made with the tenant's X-Api-Key where the spec
+sends a session cookie. Orders without a price need a close on their date: the store is given
+AAPL's close on the Quick Start's date (189.42, the spec's own cost basis) and on today's date
+(the Python example's executed_at is now).
 """
 
 from __future__ import annotations
@@ -124,13 +125,13 @@ def seed(base: str, tenant: Any) -> None:
 
 
 def test_generating_a_key_as_the_spec_shows(settings, seeded):
-    example = spec.json_after("Generating a key", "never retrievable again")
+    example = spec.example("key_response")
     with live_gateway(settings) as base:
         seed(base, seeded)
         strategy_id, _ = new_strategy(base, seeded, "first")
         answer = requests.post(
             f"{base}/strategies/{strategy_id}/api-keys",
-            json=spec.json_after("Generating a key", "api-keys"),
+            json=spec.example("key_request"),
             headers={"X-Api-Key": seeded.api_key},
             timeout=TIMEOUT,
         )
@@ -164,7 +165,7 @@ def test_quick_start_curl_replay_and_snapshot(settings, seeded):
         again = run_curl(command, base, **env)
         snapshot = requests.post(
             f"{base}/api/v1/strategies/{strategy_id}/positions/snapshot",
-            json=spec.json_after("POST/strategies/{id}/positions/snapshot", "Request body"),
+            json=spec.example("snapshot_request"),
             headers={"Authorization": f"Bearer {key}"},
             timeout=TIMEOUT,
         )
@@ -202,7 +203,7 @@ def test_quick_start_curl_replay_and_snapshot(settings, seeded):
 
     # The snapshot example on this state: AAPL unchanged, MSFT new → the spec's own counts.
     assert snapshot.status_code == 200
-    assert snapshot.json() == spec.json_after("POST/strategies/{id}/positions/snapshot", "Response")
+    assert snapshot.json() == spec.example("snapshot_response")
     assert [(p["symbol"], p["quantity"], p["cost_basis"]) for p in state["positions"]] == [
         ("AAPL", 100, 189.42),
         ("MSFT", 30, 420.1),
@@ -244,8 +245,7 @@ def test_quick_start_python_and_idempotency_section(settings, seeded):
 
 
 def test_cash_duplicate_missing_price_and_performance_shape(settings, seeded):
-    block = spec.spec_text().split("Response (abridged)")[1].split("Data Types")[0]
-    perf_keys = set(re.findall(r'"([a-z_]+)":', block))
+    perf_keys = spec.performance_keys()
     with live_gateway(settings) as base:
         seed(base, seeded)
         strategy_id, key = new_strategy(base, seeded, "cash")
