@@ -12,8 +12,10 @@ from typing import Any
 from baas import logs
 from baas.cli import admin
 from baas.cli import ledger as ledger_cli
+from baas.cli import store_check as store_check_cli
 from baas.settings import Settings, SettingsError, describe
 from baas.store.connection import StoreNotFound
+from baas.store.embedded import StoreDamaged
 
 DESCRIPTION = """\
 Self-hosted trading command gateway: a BaaS-compatible CloudEvents API, workers that route
@@ -258,6 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--client-id", type=int, default=999, help="the API client id (default 999)")
     check.add_argument("--timeout", type=float, default=10.0, help="seconds to wait (default 10)")
 
+    store = group(
+        "store",
+        "Check the embedded store's append-only file.",
+        "The embedded store's files under BAAS_DATA_DIR (stop `baas run` first).",
+    )
+    store_check = action(
+        store,
+        "check",
+        "Is the append-only file whole? If not: what is damaged, and what a cut would lose.",
+        store_check_cli.store_check,
+        json_help=None,
+    )
+    store_check.add_argument(
+        "--fix", action="store_true", help="cut the damaged last part (a copy is kept)"
+    )
+
     rebuild = commands.add_parser(
         "rebuild",
         help="Drop the read models (alerts, brokers, paper accounts, signal history) and rebuild "
@@ -280,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level)
     try:
         return args.handler(args, settings)
-    except StoreNotFound as exc:
+    except (StoreNotFound, StoreDamaged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

