@@ -112,7 +112,7 @@ class EmbeddedValkey:
         # The folder holds every event and webhook token in plaintext and the store's password:
         # only its owner may enter it (a folder made by an older version was 0755).
         self.data_dir.chmod(PRIVATE_DIR)
-        self._lock()
+        self._lock_fd = lock_data_dir(self.data_dir)
         try:
             self._accept(aof_files.check(self.data_dir, thorough=False))
             try:
@@ -179,9 +179,6 @@ class EmbeddedValkey:
             raise StoreDamaged(f"{finding.describe()}; the store cannot start: {finding.remedy()}")
         backup = aof_files.cut(self.data_dir, finding)
         log.warning("%s: cut off at start (a copy is in %s)", finding.describe(), backup)
-
-    def _lock(self) -> None:
-        self._lock_fd = lock_data_dir(self.data_dir)
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._process is not None
