@@ -12,12 +12,18 @@ from starlette.responses import JSONResponse, Response
 
 from baas.core.problems import Problem
 from baas.store.connection import load_functions
+from baas.store.eventlog import OutcomeUnknown
 from baas.store.ratelimits import Limited
 from gateway.services import services
 
 log = logging.getLogger("baas.gateway")
 
 TOO_MANY = "Too Many Requests: rate limit exceeded. Wait the number of seconds in Retry-After."
+NOTHING_WRITTEN = "The event store is unavailable; nothing was written. Retry later."
+OUTCOME_UNKNOWN = (
+    "The event store did not answer in time: the outcome is unknown. "
+    "Send the same event again (the same id): it will not act twice."
+)
 
 
 def problem_response(problem: Problem) -> Response:
@@ -51,14 +57,18 @@ async def on_store_error(request: Request, exc: Exception) -> Response:
         _reloads.add(task)
         task.add_done_callback(_reloads.discard)
     log.warning("store unavailable", extra={"error": type(exc).__name__, "reason": str(exc)})
-    retry = str(svc.settings.unavailable_retry_after_seconds)
-    return problem_response(
-        Problem(
-            503,
-            "The event store is unavailable; nothing was written. Retry later.",
-            headers={"Retry-After": retry},
-        )
-    )
+    return _unavailable(request, NOTHING_WRITTEN)
+
+
+async def on_outcome_unknown(request: Request, exc: Exception) -> Response:
+    cause = exc.__cause__
+    log.warning("store did not answer a write", extra={"error": type(cause).__name__})
+    return _unavailable(request, OUTCOME_UNKNOWN)
+
+
+def _unavailable(request: Request, detail: str) -> Response:
+    retry = str(services(request).settings.unavailable_retry_after_seconds)
+    return problem_response(Problem(503, detail, headers={"Retry-After": retry}))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -72,6 +82,7 @@ HANDLERS = {
     Problem: on_problem,
     Limited: on_limited,
     HTTPException: on_http_exception,
+    OutcomeUnknown: on_outcome_unknown,
     RedisError: on_store_error,
     OSError: on_store_error,
     Exception: on_unexpected,

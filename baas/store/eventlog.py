@@ -10,11 +10,20 @@ import hmac
 from typing import Any, NamedTuple
 
 import orjson
+from redis.exceptions import ConnectionError as StoreConnectionError
+from redis.exceptions import TimeoutError as StoreTimeoutError
 
 from baas.core.intake import Command
 from baas.core.keyspace import Keyspace
 from baas.core.memo import Memo
-from baas.store.multiplexed import Arg, MultiplexedConnection, encode_arguments, encode_header
+from baas.store.multiplexed import (
+    Arg,
+    MultiplexedConnection,
+    StoreUnreachable,
+    encode_arguments,
+    encode_command,
+    encode_header,
+)
 from baas.store.ratelimits import Limited, Limiter, RateLimits, unique_member
 
 
@@ -24,6 +33,11 @@ class KeyRevoked(Exception):
 
 class WrongTenant(Exception):
     """The API key is valid, for another tenant."""
+
+
+class OutcomeUnknown(Exception):
+    """The write was sent but not answered (a time-out, a lost connection): the store may or may
+    not have appended it. Sending the same events again is safe: they are appended once."""
 
 
 # baas_submit's keys before the events' own: the IP's two windows, the key index, the tenant's log
@@ -74,7 +88,7 @@ class EventLog:
         the API key (by its digest), the tenant's write limit, then the commands not seen before.
         Either every new event is in the log, or none is.
 
-        Raises Limited, KeyRevoked (no such active key) or WrongTenant.
+        Raises Limited, KeyRevoked (no such active key), WrongTenant or OutcomeUnknown.
         """
         ip_keys, ip = self._submit_ip_part(client_ip)
         tenant_keys, tenant = self._submit_tenant_part(tenant_id)
@@ -93,7 +107,7 @@ class EventLog:
                 encode_arguments(*self._event_args(commands)),
             ]
         )
-        reply = await self.store.call_encoded(command)
+        reply = await self._write(command)
         status = reply[0]
         if status == b"limited":
             raise Limited(Limiter(reply[1].decode()), int(reply[2]))
@@ -110,7 +124,7 @@ class EventLog:
         in one atomic server-side call that re-checks ``key_id`` in the tenant's credentials (the
         keyspace's ``tenant_keys``).
 
-        Raises Limited or KeyRevoked.
+        Raises Limited, KeyRevoked or OutcomeUnknown.
         """
         keys = self._tenant_keys(tenant_id, commands)
         args: list[Arg] = [
@@ -121,13 +135,21 @@ class EventLog:
             client_ip,
             *self._event_args(commands),
         ]
-        reply = await self.store.call("FCALL", "baas_ingest", len(keys), *keys, *args)
+        reply = await self._write(encode_command(("FCALL", "baas_ingest", len(keys), *keys, *args)))
         status = reply[0]
         if status == b"revoked":
             raise KeyRevoked(key_id)
         if status == b"limited":
             raise Limited(Limiter.TENANT, int(reply[1]))
         return self._results(commands, reply, 1)
+
+    async def _write(self, command: bytes) -> Any:
+        try:
+            return await self.store.call_encoded(command)
+        except StoreUnreachable:
+            raise  # never sent: nothing was written
+        except (StoreTimeoutError, StoreConnectionError) as exc:
+            raise OutcomeUnknown() from exc
 
     def _submit_header(self, events: int) -> bytes:
         """``FCALL baas_submit`` and its number of keys, for a request of ``events`` events."""

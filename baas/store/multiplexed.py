@@ -6,6 +6,9 @@ request shares one connection: commands issued in the same event-loop turn leave
 (``FLUSH_AT``), replies are matched to callers in order (Redis answers in order), and many replies
 are parsed from one read. Everything else keeps using redis-py.
 
+A command that could not be sent fails with ``StoreUnreachable``; one sent and then timed out or
+cut off by a lost connection fails with another store error: the store may have run it.
+
 A timeout is one watchdog per connection, not a timer per command: when the oldest unanswered
 command has waited longer than the timeout, it fails (and stays queued, so that a late reply keeps
 the order), and so does every command sent since that long ago.
@@ -30,6 +33,10 @@ Arg = bytes | str | int | float
 # the gateway too, a fifth of the time; 8 saved the gateway 2-4% of its time per request against 4
 # at 32, 64 and 128 connections, by waking the store half as often; 16 and more left it idle.)
 FLUSH_AT = 8
+
+
+class StoreUnreachable(StoreConnectionError):
+    """The connection could not be opened: the command was never sent."""
 
 
 def encode_command(args: tuple[Arg, ...]) -> bytes:
@@ -193,7 +200,7 @@ class MultiplexedConnection:
                     )
                 _, protocol = await asyncio.wait_for(connecting, self._timeout)
             except (OSError, TimeoutError) as exc:
-                raise StoreConnectionError(f"cannot reach the store: {exc}") from None
+                raise StoreUnreachable(f"cannot reach the store: {exc}") from None
             self._protocol = protocol
             handshake: list[tuple[Arg, ...]] = []
             if url.password:
@@ -206,4 +213,4 @@ class MultiplexedConnection:
             for reply in await self.pipeline(*handshake):
                 if isinstance(reply, ResponseError):
                     await self.close()
-                    raise StoreConnectionError(f"the store refused the connection: {reply}")
+                    raise StoreUnreachable(f"the store refused the connection: {reply}")
