@@ -6,6 +6,7 @@ Each entry holds the canonical event (CloudEvents JSON, orjson bytes) and ingest
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Any, NamedTuple
 
@@ -35,6 +36,14 @@ class WrongTenant(Exception):
     """The API key is valid, for another tenant."""
 
 
+class IdReused(Exception):
+    """An event's (source, id) was already used for an event with other content."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(position)
+        self.position = position  # in the request's events
+
+
 class OutcomeUnknown(Exception):
     """The write was sent but not answered (a time-out, a lost connection): the store may or may
     not have appended it. Sending the same events again is safe: they are appended once."""
@@ -44,6 +53,14 @@ class OutcomeUnknown(Exception):
 # and write window; its arguments before the limits: key digest, tenant id, member, received_at, IP.
 _SUBMIT_FIXED_KEYS = 5
 _SUBMIT_REQUEST_ARGS = 5
+
+
+def content_digest(command: Command, event: bytes, received_at: str) -> bytes:
+    """What a resend of the event must repeat: its canonical JSON, without the time when that is
+    the time of receipt (an event sent without one gets it, and a resend is received later)."""
+    if command.event["time"] == received_at:
+        event = event.replace(b'"time":"%s"' % received_at.encode(), b'"time":null', 1)
+    return hashlib.blake2b(event, digest_size=16).hexdigest().encode()
 
 
 class Appended(NamedTuple):
@@ -88,7 +105,7 @@ class EventLog:
         the API key (by its digest), the tenant's write limit, then the commands not seen before.
         Either every new event is in the log, or none is.
 
-        Raises Limited, KeyRevoked (no such active key), WrongTenant or OutcomeUnknown.
+        Raises Limited, KeyRevoked (no such active key), WrongTenant, IdReused or OutcomeUnknown.
         """
         ip_keys, ip = self._submit_ip_part(client_ip)
         tenant_keys, tenant = self._submit_tenant_part(tenant_id)
@@ -104,7 +121,7 @@ class EventLog:
                 encode_arguments(unique_member().encode(), received_at.encode()),
                 ip,
                 self._submit_constants,
-                encode_arguments(*self._event_args(commands)),
+                encode_arguments(*self._event_args(commands, received_at)),
             ]
         )
         reply = await self._write(command)
@@ -115,6 +132,8 @@ class EventLog:
             raise WrongTenant(tenant_id)
         if status == b"unknown" or not hmac.compare_digest(reply[1], key_digest.encode()):
             raise KeyRevoked()
+        if status == b"conflict":
+            raise IdReused(int(reply[2]))
         return self._results(commands, reply, 2)
 
     async def append(
@@ -124,7 +143,7 @@ class EventLog:
         in one atomic server-side call that re-checks ``key_id`` in the tenant's credentials (the
         keyspace's ``tenant_keys``).
 
-        Raises Limited, KeyRevoked or OutcomeUnknown.
+        Raises Limited, KeyRevoked, IdReused or OutcomeUnknown.
         """
         keys = self._tenant_keys(tenant_id, commands)
         args: list[Arg] = [
@@ -133,7 +152,7 @@ class EventLog:
             self.retention_seconds,
             received_at,
             client_ip,
-            *self._event_args(commands),
+            *self._event_args(commands, received_at),
         ]
         reply = await self._write(encode_command(("FCALL", "baas_ingest", len(keys), *keys, *args)))
         status = reply[0]
@@ -141,6 +160,8 @@ class EventLog:
             raise KeyRevoked(key_id)
         if status == b"limited":
             raise Limited(Limiter.TENANT, int(reply[1]))
+        if status == b"conflict":
+            raise IdReused(int(reply[1]))
         return self._results(commands, reply, 1)
 
     async def _write(self, command: bytes) -> Any:
@@ -156,7 +177,8 @@ class EventLog:
         header = self._submit_headers.get(events)
         if header is None:
             keys = _SUBMIT_FIXED_KEYS + events  # and an event's own: its "seen" key
-            arguments = self._submit_fixed_args + 2 * events  # and an event's own: event, answer
+            # and an event's own: event, answer, digest
+            arguments = self._submit_fixed_args + 3 * events
             header = self._submit_headers[events] = encode_header(
                 3 + keys + arguments
             ) + encode_arguments(b"FCALL", b"baas_submit", str(keys).encode())
@@ -207,11 +229,13 @@ class EventLog:
         return [self.keys.seen_event(tenant_id, c.source, c.id) for c in commands]
 
     @staticmethod
-    def _event_args(commands: list[Command]) -> list[bytes]:
+    def _event_args(commands: list[Command], received_at: str) -> list[bytes]:
         args = []
         for command in commands:
-            args.append(command.to_json())
+            event = command.to_json()
+            args.append(event)
             args.append(orjson.dumps({"id": command.reply_id}))
+            args.append(content_digest(command, event, received_at))
         return args
 
     @staticmethod

@@ -116,26 +116,63 @@ local function tenant_write(keys, args)
   return admit(keys[1], tonumber(args[1]), tonumber(args[2]), args[3], now_ms())
 end
 
+-- An idempotency ("seen") record: the first append's stream entry, the digest of the event's
+-- content and its 202 answer, 'entry|digest|answer' (records written before digests were kept
+-- are 'entry|answer': the answer is JSON, so it starts with '{'). → entry, digest or nil, answer
+local function seen_record(record)
+  local sep = string.find(record, '|', 1, true)
+  local entry = string.sub(record, 1, sep - 1)
+  if string.sub(record, sep + 1, sep + 1) == '{' then
+    return entry, nil, string.sub(record, sep + 1)
+  end
+  local second = string.find(record, '|', sep + 1, true)
+  return entry, string.sub(record, sep + 1, second - 1), string.sub(record, second + 1)
+end
+
 -- The events of one request appended to the tenant's log, except those seen before: those are
 -- answered from their idempotency record. KEYS from k: one "seen" key per event; ARGV from a:
--- (canonical event bytes, 202 answer) per event. Adds (status, entry, answer) per event to `out`,
--- where status is 'appended' or 'duplicate' and, for a duplicate, entry/answer are the first's.
+-- (canonical event bytes, 202 answer, content digest) per event. Adds (status, entry, answer)
+-- per event to `out`, where status is 'appended' or 'duplicate' and, for a duplicate,
+-- entry/answer are the first's. An id seen with another digest (before, or earlier in the same
+-- request) refuses the whole request first, nothing appended: → nil, its position (0-based).
 local function append_events(out, log, keys, k, args, a, retention, received_at, ip, key_id)
+  local records = {}
+  local digests = {}
+  for i = k, #keys do
+    local seen_key = keys[i]
+    local digest = args[a + 3 * (i - k) + 2]
+    local known = digests[seen_key]
+    if not known then
+      local record = redis.call('GET', seen_key)
+      if record then
+        records[seen_key] = record
+        local _, stored = seen_record(record)
+        known = stored or digest
+      end
+    end
+    if known and known ~= digest then
+      return nil, i - k
+    end
+    digests[seen_key] = digest
+  end
   for i = k, #keys do
     local seen_key = keys[i]
     local event = args[a]
     local answer = args[a + 1]
-    a = a + 2
-    local prior = redis.call('GET', seen_key)
-    if prior then
-      local sep = string.find(prior, '|', 1, true)
+    local digest = args[a + 2]
+    a = a + 3
+    local record = records[seen_key]
+    if record then
+      local entry, _, first_answer = seen_record(record)
       table.insert(out, 'duplicate')
-      table.insert(out, string.sub(prior, 1, sep - 1))
-      table.insert(out, string.sub(prior, sep + 1))
+      table.insert(out, entry)
+      table.insert(out, first_answer)
     else
       local entry = redis.call('XADD', log, '*', 'event', event, 'received_at', received_at,
         'ip', ip, 'key_id', key_id)
-      redis.call('SET', seen_key, entry .. '|' .. answer, 'EX', retention)
+      record = entry .. '|' .. digest .. '|' .. answer
+      redis.call('SET', seen_key, record, 'EX', retention)
+      records[seen_key] = record
       table.insert(out, 'appended')
       table.insert(out, entry)
       table.insert(out, answer)
@@ -148,15 +185,17 @@ end
 -- of a hash of the tenant: an alert, for webhooks) is re-checked atomically with the append.
 -- KEYS: tenant log stream, tenant write window, credentials hash, then one "seen" key per event
 -- ARGV: credential, limit, window ms, member, retention s, received_at, client ip,
---       then per event: canonical event bytes, 202 answer
--- → {'revoked'} | {'limited', wait ms} | {'ok', status1, entry1, answer1, status2, ...}
+--       then per event: canonical event bytes, 202 answer, content digest
+-- → {'revoked'} | {'limited', wait ms} | {'conflict', position of the reused id}
+--   | {'ok', status1, entry1, answer1, status2, ...}
 local function ingest(keys, args)
   local refused = check_credential(keys[3], args[1], keys[2], args, 2)
   if refused then
     return refused
   end
-  return append_events({'ok'}, keys[1], keys, 4, args, 8, tonumber(args[5]), args[6], args[7],
-    args[1])
+  local out, reused = append_events({'ok'}, keys[1], keys, 4, args, 8, tonumber(args[5]),
+    args[6], args[7], args[1])
+  return out or {'conflict', reused}
 end
 
 -- The whole write of the trading API in one call: the per-IP limits, the API key, the tenant's
@@ -167,9 +206,11 @@ end
 --       removes it from the index and the tenant's keys in one transaction)
 -- ARGV: key digest, tenant id, member (the request's entry in both windows), received_at,
 --       client ip, ip limit, ip window ms, failure limit, failure window ms, tenant limit,
---       tenant window ms, retention s, then per event: canonical event bytes, 202 answer
+--       tenant window ms, retention s, then per event: canonical event bytes, 202 answer,
+--       content digest
 -- → {'limited', limiter, wait ms} | {'unknown'} (no such active key) | {'forbidden'} (the key
---   is another tenant's) | {'ok', stored digest, status1, entry1, answer1, ...}
+--   is another tenant's) | {'conflict', stored digest, position of the reused id}
+--   | {'ok', stored digest, status1, entry1, answer1, ...}
 local function submit(keys, args)
   local now = now_ms()
   local limiter, value = check_ip(keys, 1, args, 6, args[3], now)
@@ -191,8 +232,9 @@ local function submit(keys, args)
   if wait > 0 then
     return {'limited', 'tenant', wait}
   end
-  return append_events({'ok', owner['digest']}, keys[4], keys, 6, args, 13, tonumber(args[12]),
-    args[4], args[5], owner['key_id'])
+  local out, reused = append_events({'ok', owner['digest']}, keys[4], keys, 6, args, 13,
+    tonumber(args[12]), args[4], args[5], owner['key_id'])
+  return out or {'conflict', owner['digest'], reused}
 end
 
 redis.register_function('baas_ip_gate', ip_gate)

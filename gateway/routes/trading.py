@@ -15,8 +15,8 @@ from starlette.types import Receive, Scope, Send
 from baas.core import apikeys
 from baas.core.envelope import BATCH, STRUCTURED, Submission, media_type, parse_request
 from baas.core.intake import Command, admit, admit_usual
-from baas.core.problems import Problem
-from baas.store.eventlog import Appended, KeyRevoked, WrongTenant
+from baas.core.problems import FieldError, Problem
+from baas.store.eventlog import Appended, IdReused, KeyRevoked, WrongTenant
 from gateway.body import receive_body
 from gateway.guard import INVALID_KEY, gate, reject, scope_ip, wrong_tenant
 from gateway.services import Services
@@ -24,6 +24,23 @@ from gateway.services import Services
 JSON = "application/json"
 _JSON_HEADER = (b"content-type", JSON.encode())
 _REPLAYED_HEADER = (b"idempotent-replayed", b"true")
+ID_REUSED = "The event id was already used for another event: nothing was appended."
+
+
+def id_reused(commands: list[Command], reused: IdReused, batch: bool) -> Problem:
+    """The 409 for an id repeated with other content (a resend must repeat the event exactly)."""
+    command = commands[reused.position]
+    return Problem(
+        409,
+        ID_REUSED,
+        [
+            FieldError(
+                f"[{reused.position}].id" if batch else "id",
+                f"{command.id!r} (source {command.source!r}) was already used for an event "
+                "with other content; a new event needs a new id",
+            )
+        ],
+    )
 
 
 def admit_commands(
@@ -101,6 +118,8 @@ class SubmitCommand:
             raise await reject(svc, ip, INVALID_KEY) from None
         except WrongTenant:
             raise Problem(403, wrong_tenant(tenant_id)) from None
+        except IdReused as reused:
+            raise id_reused(commands, reused, media_type(content_type) == BATCH) from None
         count_appended(svc, commands, results)
         headers = [_JSON_HEADER]
         if media_type(content_type) == BATCH:

@@ -27,16 +27,20 @@ from baas.core.problems import Problem
 from baas.core.trading.readmodel import ALERTS
 from baas.core.trading.tradingview import parse_message, to_signal
 from baas.settings import Settings
-from baas.store.eventlog import EventLog, KeyRevoked
+from baas.store.eventlog import EventLog, IdReused, KeyRevoked
 from baas.store.multiplexed import MultiplexedConnection
-from baas.store.ratelimits import RateLimits
+from baas.store.ratelimits import Limited, Limiter, RateLimits
 from gateway.body import read_body
 from gateway.client_ip import Network, parse_networks
 from gateway.guard import check_ip, reject_key, request_ip
-from gateway.routes.trading import JSON, admit_commands, count_appended
-from gateway.services import services
+from gateway.routes.trading import JSON, admit_commands, count_appended, id_reused
+from gateway.services import Services, services
 
 INVALID_URL = "Invalid webhook URL."
+TENANT_LIMITED = (
+    "The tenant's write limit is reached: the alert was not recorded. "
+    "Send it again after Retry-After seconds."
+)
 TARGET_POSITION = "targetposition"  # the CloudEvents extension the worker reads
 # TradingView's published webhook source addresses, for BAAS_TRADINGVIEW_ALLOWED_IPS.
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
@@ -90,9 +94,23 @@ async def tradingview(request: Request) -> Response:
     # A valid webhook URL is a successful authentication: it clears the IP's failures, as a
     # valid API key does.
     await svc.limits.clear_auth_failures(request_ip(request))
+    try:
+        return await _record(request, svc, alert)
+    except Limited as limited:
+        if limited.limiter is not Limiter.TENANT:
+            raise
+        # TradingView sends a refused alert again only after a 5xx; a late one is still guarded
+        # by the alert's MaxSignalAgeSeconds.
+        svc.metrics.limited[limited.limiter.value] += 1
+        retry_after = {"Retry-After": str(limited.retry_after)}
+        raise Problem(503, TENANT_LIMITED, headers=retry_after) from None
 
+
+async def _record(request: Request, svc: Services, alert: dict[str, Any]) -> Response:
+    """The alert's message admitted as a signal and appended to the log."""
+    tenant_id = request.path_params["tenantId"]
+    alert_id = request.path_params["alertId"]
     received_at = datetime.now(UTC)
-
     try:
         body = await read_body(request, svc.settings.max_body_bytes)
         signal = to_signal(alert, parse_message(body), tenant_id, received_at)
@@ -110,6 +128,8 @@ async def tradingview(request: Request) -> Response:
         )
     except KeyRevoked:
         raise await reject_key(request, INVALID_URL) from None
+    except IdReused as reused:
+        raise id_reused(commands, reused, batch=False) from None
     count_appended(svc, commands, [result])
     headers = {"Idempotent-Replayed": "true"} if result.duplicate else None
     return Response(orjson.dumps({"id": result.event_id}), 202, headers=headers, media_type=JSON)

@@ -166,6 +166,85 @@ async def test_replay_gets_the_same_answer_and_appends_nothing(client, tenant, s
     assert len(await log_entries(store, prefix, tenant.tenant_id)) == 2
 
 
+ID_REUSED = "The event id was already used for another event: nothing was appended."
+BATCH = "application/cloudevents-batch+json"
+
+
+async def test_an_id_repeated_with_another_body_is_409(client, tenant, store, prefix):
+    event = signal_event(tenant.tenant_id)
+    headers = {"X-Api-Key": tenant.api_key}
+    assert (await client.post(trading(tenant.tenant_id), json=event, headers=headers)).is_success
+    changed = {**event, "data": {**event["data"], "Quantity": 2}}
+    r = await client.post(trading(tenant.tenant_id), json=changed, headers=headers)
+    assert r.status_code == 409
+    assert r.json()["detail"] == ID_REUSED
+    [error] = r.json()["errors"]
+    assert error["path"] == "id"
+    assert event["id"] in error["message"]
+    assert len(await log_entries(store, prefix, tenant.tenant_id)) == 1
+
+
+async def test_a_resend_without_a_time_is_a_replay(client, tenant, store, prefix):
+    """The time of receipt, which stands in for a missing time, is not part of the comparison."""
+    event = signal_event(tenant.tenant_id)
+    del event["time"]
+    headers = {"X-Api-Key": tenant.api_key}
+    first = await client.post(trading(tenant.tenant_id), json=event, headers=headers)
+    again = await client.post(trading(tenant.tenant_id), json=event, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    timed = {**event, "time": "2026-04-27T11:20:00Z"}
+    assert (
+        await client.post(trading(tenant.tenant_id), json=timed, headers=headers)
+    ).status_code == 409
+    assert len(await log_entries(store, prefix, tenant.tenant_id)) == 1
+
+
+async def test_a_batch_with_a_reused_id_is_409_and_appends_nothing(client, tenant, store, prefix):
+    headers = {"X-Api-Key": tenant.api_key, "Content-Type": BATCH}
+    logged = to_structured(signal_event(tenant.tenant_id))
+    first = await client.post(
+        trading(tenant.tenant_id), content=orjson.dumps([logged]), headers=headers
+    )
+    assert first.status_code == 202
+    fresh = to_structured(signal_event(tenant.tenant_id))
+    reused = {**logged, "data": {**logged["data"], "Symbol": "AAPL"}}
+    r = await client.post(
+        trading(tenant.tenant_id), content=orjson.dumps([fresh, reused]), headers=headers
+    )
+    assert r.status_code == 409
+    assert [e["path"] for e in r.json()["errors"]] == ["[1].id"]
+    # Within one batch too: the same id twice with two bodies.
+    twice = {**fresh, "data": {**fresh["data"], "Quantity": 3}}
+    r = await client.post(
+        trading(tenant.tenant_id), content=orjson.dumps([fresh, twice]), headers=headers
+    )
+    assert r.status_code == 409
+    assert [e["path"] for e in r.json()["errors"]] == ["[1].id"]
+    assert len(await log_entries(store, prefix, tenant.tenant_id)) == 1
+    # Identical repeats keep their answer.
+    r = await client.post(
+        trading(tenant.tenant_id), content=orjson.dumps([fresh, logged, fresh]), headers=headers
+    )
+    assert r.status_code == 202
+    assert [e["status"] for e in r.json()["results"]] == ["accepted", "duplicate", "duplicate"]
+    assert len(await log_entries(store, prefix, tenant.tenant_id)) == 2
+
+
+async def test_a_record_kept_before_digests_still_replays(client, tenant, store, prefix):
+    """Idempotency records written by an earlier version ('entry|answer') answer as before."""
+    event = signal_event(tenant.tenant_id)
+    key = Keyspace(prefix).seen_event(tenant.tenant_id, "trading", event["id"])
+    await store.set(key, b'1-0|{"id":"alert-1"}', ex=60)
+    changed = {**event, "data": {**event["data"], "Quantity": 5}}
+    r = await client.post(
+        trading(tenant.tenant_id), json=changed, headers={"X-Api-Key": tenant.api_key}
+    )
+    assert r.status_code == 202
+    assert r.headers["Idempotent-Replayed"] == "true"
+    assert await log_entries(store, prefix, tenant.tenant_id) == []
+
+
 async def test_other_commands_answer_their_event_id(client, tenant):
     event = {
         "id": "cfg-1",

@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from baas.settings import Settings
-from gateway.routes.webhooks import TRADINGVIEW_IPS
-from tests.conftest import app_client, new_tenant
+from gateway.routes.webhooks import TENANT_LIMITED, TRADINGVIEW_IPS
+from tests.conftest import app_client, free_port, make_settings, new_tenant
 from tests.workers.conftest import now_iso
 
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
@@ -183,6 +183,18 @@ async def test_a_repeated_alert_is_logged_once_and_answered_the_same(desk):
     assert await position(desk, "AAPL") in ("2", "2.0")
 
 
+async def test_the_same_alert_time_with_another_price_is_409(desk):
+    await desk.alert("multi", Quantity=2)
+    await desk.drain()
+    path = await webhook(desk, "multi")
+    message = {"ticker": "AAPL", "action": "buy", "price": 100, "time": now_iso()}
+    assert (await fire(desk, path, message)).status_code == 202
+    other = await fire(desk, path, {**message, "price": 101})
+    assert other.status_code == 409
+    assert [e["path"] for e in other.json()["errors"]] == ["id"]
+    assert len(await tradingview_entries(desk)) == 1
+
+
 async def test_unreplaced_placeholders_are_422_and_count_as_writes(desk, settings):
     await desk.alert("multi", Quantity=2)
     await desk.drain()
@@ -198,7 +210,34 @@ async def test_unreplaced_placeholders_are_422_and_count_as_writes(desk, setting
     async with app_client(tight, client_ip="10.3.3.3") as client:
         assert (await fire(desk, path, body, client)).status_code == 422
         limited = await fire(desk, path, body, client)
-        assert limited.status_code == 429
+        assert limited.status_code == 503
+
+
+async def test_past_the_tenants_write_limit_an_alert_is_503_so_tradingview_resends(desk, settings):
+    await desk.alert("multi", Quantity=2)
+    await desk.drain()
+    path = await webhook(desk, "multi")
+    tight = dataclasses.replace(settings, tenant_write_limit=2)  # the configuration is the 1st
+    message = {"ticker": "AAPL", "action": "buy", "price": 100, "time": now_iso()}
+    async with app_client(tight) as client:
+        assert (await fire(desk, path, message, client)).status_code == 202
+        refused = await fire(desk, path, {**message, "action": "sell"}, client)
+        assert refused.status_code == 503
+        assert refused.json() == {"detail": TENANT_LIMITED, "errors": []}
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        metrics = (await client.get("/metrics")).text
+        assert 'baas_rate_limited_total{limiter="tenant"} 1.0' in metrics
+    assert [e["data"]["Data"] for e in await tradingview_entries(desk)] == ["buy"]
+
+
+async def test_while_the_store_is_down_an_alert_is_503_with_retry_after(prefix):
+    down = make_settings(f"redis://127.0.0.1:{free_port()}/0", prefix)
+    async with app_client(down) as client:
+        refused = await client.post(
+            "/tenants/t1/webhooks/tradingview/a1/token", content=b"buy", headers=TEXT
+        )
+        assert refused.status_code == 503
+        assert int(refused.headers["Retry-After"]) >= 1
 
 
 @pytest.mark.parametrize(
@@ -287,7 +326,8 @@ async def test_the_answer_comes_well_within_tradingviews_three_seconds(desk):
     await fire(desk, path, {"action": "buy", "time": now_iso(-1)})  # warm up
     times = []
     for i in range(7):
-        message = {"action": "buy", "price": 100 + i, "time": now_iso()}
+        # Each its own signal: another time (the same time and action would be the same id).
+        message = {"action": "buy", "price": 100 + i, "time": now_iso(-2 - i)}
         started = time.perf_counter()
         response = await fire(desk, path, message)
         times.append(time.perf_counter() - started)
