@@ -43,6 +43,14 @@ class Keyspace:
         """Sorted set: the tenant's recent writes (sliding-window limiter)."""
         return f"{self.prefix}:{{t:{tenant_id}}}:rl:writes"
 
+    def webhook_request_window(self, tenant_id: str) -> str:
+        """Sorted set: the tenant's recent webhook requests from a shared sender (TradingView)."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:rl:webhook-requests"
+
+    def webhook_auth_failures(self, tenant_id: str, ip: str) -> str:
+        """Sorted set: the recent 401 answers to the IP's webhook requests for the tenant."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:rl:webhook-auth-failures:{ip}"
+
     def readmodel(self, tenant_id: str, name: str) -> str:
         """Hash: a read model of the tenant's trading (alerts, brokers, paper, signals)."""
         return f"{self.prefix}:{{t:{tenant_id}}}:rm:{name}"

@@ -86,9 +86,24 @@ class RateLimits:
         """The per-IP limits' arguments: ip limit and window, failure limit and window, member."""
         return (*self.ip_args, unique_member())
 
+    def webhook_gate_keys(self, ip: str, tenant_id: str, shared_sender: bool) -> tuple[str, str]:
+        """A webhook's windows: its requests count against the IP, or against the tenant when
+        the IP is a sender shared by every user (TradingView's); its 401s against the pair
+        (IP, tenant), so that wrong URLs sent from a shared address block no other tenant."""
+        requests = (
+            self.keys.webhook_request_window(tenant_id)
+            if shared_sender
+            else self.keys.ip_request_window(ip)
+        )
+        return requests, self.keys.webhook_auth_failures(tenant_id, ip)
+
     def ip_gate_command(self, ip: str) -> tuple[Arg, ...]:
         """The per-IP check, to send in a pipeline; read its reply with ``ip_gate_result``."""
-        return ("FCALL", "baas_ip_gate", 2, *self.ip_gate_keys(ip), *self.ip_gate_args())
+        return self.gate_command(self.ip_gate_keys(ip))
+
+    def gate_command(self, windows: tuple[str, str]) -> tuple[Arg, ...]:
+        """The check of a request window and an auth-failure window, with the per-IP limits."""
+        return ("FCALL", "baas_ip_gate", 2, *windows, *self.ip_gate_args())
 
     @staticmethod
     def ip_gate_result(reply: list[int]) -> int:
@@ -101,17 +116,24 @@ class RateLimits:
         return value
 
     async def record_auth_failure(self, ip: str) -> None:
+        await self.record_failure(self.keys.ip_auth_failures(ip))
+
+    async def record_failure(self, window: str) -> None:
+        """A 401 counted in an auth-failure window."""
         await self.store.call(
             "FCALL",
             "baas_auth_failure",
             1,
-            self.keys.ip_auth_failures(ip),
+            window,
             _ms(self.s.auth_failure_window_seconds),
             unique_member(),
         )
 
     async def clear_auth_failures(self, ip: str) -> None:
-        await self.store.call("DEL", self.keys.ip_auth_failures(ip))
+        await self.clear_failures(self.keys.ip_auth_failures(ip))
+
+    async def clear_failures(self, window: str) -> None:
+        await self.store.call("DEL", window)
 
     async def count_tenant_write(self, tenant_id: str) -> None:
         """Count a write that will not reach the log (it failed validation); raise if over."""

@@ -32,7 +32,7 @@ from baas.store.multiplexed import MultiplexedConnection
 from baas.store.ratelimits import Limited, Limiter, RateLimits
 from gateway.body import read_body
 from gateway.client_ip import Network, parse_networks
-from gateway.guard import check_ip, reject_key, request_ip
+from gateway.guard import request_ip
 from gateway.routes.trading import JSON, admit_commands, count_appended, id_reused
 from gateway.services import Services, services
 
@@ -77,8 +77,13 @@ async def tradingview(request: Request) -> Response:
     svc = services(request)
     tenant_id = request.path_params["tenantId"]
     alert_id = request.path_params["alertId"]
-    await check_ip(request)
-    if svc.tradingview_networks and not _allowed(request_ip(request), svc.tradingview_networks):
+    ip = request_ip(request)
+    tradingview_sender = _allowed(ip, svc.tradingview_networks)
+    windows = svc.limits.webhook_gate_keys(ip, tenant_id, tradingview_sender)
+    failures = svc.limits.ip_gate_result(
+        await svc.pipelined.call(*svc.limits.gate_command(windows))
+    )
+    if svc.tradingview_networks and not tradingview_sender:
         raise Problem(
             403,
             "This address may not call TradingView webhooks (BAAS_TRADINGVIEW_ALLOWED_IPS).",
@@ -90,12 +95,15 @@ async def tradingview(request: Request) -> Response:
     )
     if alert is None or not expected or not token_ok:
         # Unknown tenant, unknown alert or wrong token: one answer, so the URLs cannot be probed.
-        raise await reject_key(request, INVALID_URL)
-    # A valid webhook URL is a successful authentication: it clears the IP's failures, as a
-    # valid API key does.
-    await svc.limits.clear_auth_failures(request_ip(request))
+        raise await _invalid_url(svc, windows)
+    # A valid webhook URL is a successful authentication: it clears the failures, as a valid
+    # API key does.
+    if failures:
+        await svc.limits.clear_failures(windows[1])
     try:
         return await _record(request, svc, alert)
+    except KeyRevoked:
+        raise await _invalid_url(svc, windows) from None
     except Limited as limited:
         if limited.limiter is not Limiter.TENANT:
             raise
@@ -104,6 +112,12 @@ async def tradingview(request: Request) -> Response:
         svc.metrics.limited[limited.limiter.value] += 1
         retry_after = {"Retry-After": str(limited.retry_after)}
         raise Problem(503, TENANT_LIMITED, headers=retry_after) from None
+
+
+async def _invalid_url(svc: Services, windows: tuple[str, str]) -> Problem:
+    """The 401, counted against the pair (IP, tenant)."""
+    await svc.limits.record_failure(windows[1])
+    return Problem(401, INVALID_URL)
 
 
 async def _record(request: Request, svc: Services, alert: dict[str, Any]) -> Response:
@@ -126,8 +140,6 @@ async def _record(request: Request, svc: Services, alert: dict[str, Any]) -> Res
         [result] = await svc.webhook_log.append(
             tenant_id, alert_id, request_ip(request), format_time(received_at), commands
         )
-    except KeyRevoked:
-        raise await reject_key(request, INVALID_URL) from None
     except IdReused as reused:
         raise id_reused(commands, reused, batch=False) from None
     count_appended(svc, commands, [result])

@@ -152,6 +152,63 @@ async def test_ten_wrong_tokens_block_the_ip(desk, settings):
         assert (await fire(desk, path, "buy", client)).status_code == 202
 
 
+def from_tradingview(settings, **limits):
+    """Settings under which the test's client (127.0.0.1, a trusted proxy) forwards for
+    TradingView's first address, which the allow-list names."""
+    return dataclasses.replace(
+        settings,
+        trusted_proxies="127.0.0.1/32",
+        tradingview_allowed_ips=",".join(TRADINGVIEW_IPS),
+        **limits,
+    )
+
+
+VIA_TRADINGVIEW = {**TEXT, "X-Forwarded-For": TRADINGVIEW_IPS[0]}
+
+
+async def test_wrong_urls_from_tradingview_block_only_their_tenant(desk, settings):
+    await desk.alert("fixed", Symbol="AAPL", Quantity=1)
+    await desk.drain()
+    path = await webhook(desk, "fixed")
+    strict = from_tradingview(settings, auth_failure_limit=10)
+    async with app_client(strict) as client:
+        for i in range(10):  # someone else's alerts, or guesses, through the same sender
+            wrong = f"/tenants/someone-else/webhooks/tradingview/a{i}/nope"
+            assert (
+                await client.post(wrong, content=b"buy", headers=VIA_TRADINGVIEW)
+            ).status_code == 401
+        response = await client.post(path, content=b"buy", headers=VIA_TRADINGVIEW)
+        assert response.status_code == 202, response.text
+        # The tenant whose URLs were guessed is blocked at that address.
+        other = "/tenants/someone-else/webhooks/tradingview/a0/nope"
+        assert (
+            await client.post(other, content=b"buy", headers=VIA_TRADINGVIEW)
+        ).status_code == 429
+
+
+async def test_tradingviews_senders_are_limited_per_tenant_not_per_ip(desk, settings):
+    await desk.alert("fixed", Symbol="AAPL", Quantity=1)
+    await desk.drain()
+    path = await webhook(desk, "fixed")
+    tight = from_tradingview(settings, ip_limit=3)
+    async with app_client(tight) as client:
+        for i in range(5):  # other tenants' alerts from the same sender
+            other = f"/tenants/tenant-{i}/webhooks/tradingview/a/nope"
+            assert (
+                await client.post(other, content=b"buy", headers=VIA_TRADINGVIEW)
+            ).status_code == 401
+        for age in range(3):
+            message = f'{{"action": "buy", "time": "{now_iso(-age)}"}}'
+            response = await client.post(path, content=message.encode(), headers=VIA_TRADINGVIEW)
+            assert response.status_code == 202, response.text
+        limited = await client.post(path, content=b"close", headers=VIA_TRADINGVIEW)
+        assert limited.status_code == 429
+        # The API's per-IP limit is the spec's, for every address.
+        for _ in range(3):
+            assert (await client.get("/schemas", headers=VIA_TRADINGVIEW)).status_code == 200
+        assert (await client.get("/schemas", headers=VIA_TRADINGVIEW)).status_code == 429
+
+
 async def test_a_valid_webhook_clears_the_ips_failures(desk, settings):
     await desk.alert("fixed", Symbol="AAPL", Quantity=5)
     await desk.drain()
