@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from baas.core import apikeys
-from baas.core.problems import Problem
+from baas.core.problems import FieldError, Problem, bad_request
 from baas.store.tenants import KeyOwner, owner_from_index
 from gateway.client_ip import Network, client_ip
 from gateway.services import Services, services
@@ -19,6 +19,14 @@ from gateway.services import Services, services
 API_KEY_HEADER = "x-api-key"
 MISSING_KEY = "Missing X-Api-Key header."
 INVALID_KEY = "Invalid or revoked API key."
+
+
+def duplicate_key() -> Problem:
+    """More than one X-Api-Key: which one is meant is not for the gateway to guess."""
+    return bad_request(
+        "Send exactly one X-Api-Key header.",
+        FieldError("headers.X-Api-Key", "sent more than once"),
+    )
 
 
 def wrong_tenant(tenant_id: str) -> str:
@@ -49,7 +57,10 @@ async def check_ip(request: Request) -> None:
 
 async def authenticate(request: Request, tenant_id: str) -> KeyOwner:
     """The key's owner, or a 401/403/429 Problem. A 401 counts towards the IP's block."""
-    key = request.headers.get(API_KEY_HEADER)
+    keys = request.headers.getlist(API_KEY_HEADER)
+    if len(keys) > 1:
+        raise duplicate_key()
+    key = keys[0] if keys else None
     owner = await gate(services(request), request_ip(request), tenant_id, key)
     assert owner is not None
     return owner

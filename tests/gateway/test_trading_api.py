@@ -374,6 +374,25 @@ async def test_missing_and_invalid_keys_are_401(client, tenant):
     assert invalid.json()["detail"] == "Invalid or revoked API key."
 
 
+@pytest.mark.parametrize("wrong_first", [True, False])
+async def test_two_api_key_headers_are_400_on_reads_and_writes(
+    client, tenant, store, prefix, wrong_first
+):
+    keys = [("X-Api-Key", "baas_wrong"), ("X-Api-Key", tenant.api_key)]
+    headers = keys if wrong_first else keys[::-1]
+    write = await client.post(
+        trading(tenant.tenant_id), json=signal_event(tenant.tenant_id), headers=headers
+    )
+    read = await client.get(f"/tenants/{tenant.tenant_id}/api/signals", headers=headers)
+    for answer in (write, read):
+        assert answer.status_code == 400
+        assert answer.json() == {
+            "detail": "Send exactly one X-Api-Key header.",
+            "errors": [{"path": "headers.X-Api-Key", "message": "sent more than once"}],
+        }
+    assert await log_entries(store, prefix, tenant.tenant_id) == []
+
+
 async def test_key_of_another_tenant_is_403(client, tenant, store, prefix):
     other = await new_tenant(store, prefix, "other")
     r = await client.post(
