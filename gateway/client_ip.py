@@ -25,12 +25,17 @@ def _trusted(address: str, proxies: Iterable[Network]) -> bool:
 
 def client_ip(peer: str | None, forwarded_for: str | None, proxies: tuple[Network, ...]) -> str:
     """Walk X-Forwarded-For from the right past trusted proxies: the first other hop is the
-    client."""
+    client. A hop that is not an IP address (a name, garbage, an address with a port) is
+    nobody's identity: the peer stands instead."""
     address = peer or "unknown"
     if not proxies or not forwarded_for or not _trusted(address, proxies):
         return address
     for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-        address = hop
-        if not _trusted(hop, proxies):
+        try:
+            ip = ipaddress.ip_address(hop)
+        except ValueError:
+            return peer or "unknown"
+        address = str(ip)
+        if not any(ip in net for net in proxies):
             break
     return address

@@ -217,6 +217,21 @@ async def test_forwarded_for_is_believed_only_from_trusted_proxies(store_url, pr
         assert_limited(await c.get("/schemas", headers={"X-Forwarded-For": "192.0.2.2"}), 60)
 
 
+async def test_a_forwarded_for_that_is_not_an_ip_is_not_an_identity(store_url, prefix):
+    """Behind a trusted proxy, a made-up X-Forwarded-For would be a fresh budget per request:
+    only an IP address counts, anything else is the proxy's (the peer's) own request."""
+    settings = make_settings(store_url, prefix, ip_limit=2, trusted_proxies="127.0.0.1/32")
+    async with app_client(settings) as c:
+        for forwarded in ("not-an-ip", "203.0.113.9:4444"):
+            response = await c.get("/schemas", headers={"X-Forwarded-For": forwarded})
+            assert response.status_code == 200
+        assert_limited(await c.get("/schemas", headers={"X-Forwarded-For": "x, 127.0.0.1"}), 60)
+        assert_limited(await c.get("/schemas"), 60)  # the peer's budget is spent
+        assert (
+            await c.get("/schemas", headers={"X-Forwarded-For": "2001:DB8::1"})
+        ).status_code == 200
+
+
 # The write path checks the IP's limits, the key and the tenant's limit in its one store call
 # (baas_submit): the same limits at the same edges as the other routes.
 
