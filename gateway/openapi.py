@@ -79,14 +79,19 @@ _SUBMIT = {
                 }
             },
         },
-        "400": _error("Malformed JSON or CloudEvent envelope."),
+        "400": _error("Malformed JSON or CloudEvent envelope, or more than one X-Api-Key."),
         "401": _UNAUTHORIZED,
         "403": _error("The key is not valid for this tenant, or data.TenantId does not match."),
+        "409": _error("The event id was already used for an event with other content."),
         "413": _error("Body over the size limit."),
         "415": _error("Unsupported content type."),
         "422": _error("The data does not match the command's schema; every error with its path."),
         "429": _LIMITED,
-        "503": _error("The store is unavailable; nothing was written.", retry_after=True),
+        "503": _error(
+            "The store is unavailable: nothing was written, or the outcome is unknown (the "
+            "detail says which); send the same event again.",
+            retry_after=True,
+        ),
     },
 }
 
@@ -252,8 +257,13 @@ _READS = {
                 "The message cannot become a signal: unreplaced {{placeholders}}, invalid or "
                 "missing values; every error with its path."
             ),
+            "409": _error("The signal id was already used for a message with other content."),
             "429": _LIMITED,
-            "503": _error("The store is unavailable; nothing was written.", retry_after=True),
+            "503": _error(
+                "The tenant's write limit is reached, or the store is unavailable; TradingView "
+                "sends the alert again.",
+                retry_after=True,
+            ),
         },
     },
 }
