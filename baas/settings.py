@@ -52,6 +52,18 @@ class Settings:
     )
     max_body_bytes: int = _setting(256 * 1024, "Largest request body accepted (413 above).")
     max_batch_events: int = _setting(100, "Most events in one batch request (422 above).")
+    max_header_bytes: int = _setting(
+        16 * 1024, "Largest request head (request line and headers) accepted (431 above)."
+    )
+    max_headers: int = _setting(100, "Most headers in one request (431 above).")
+    header_timeout_seconds: float = _setting(
+        5.0,
+        "Time a connection has to send a whole request head, from its opening or from its "
+        "request's first byte; then it is closed.",
+    )
+    max_connections: int = _setting(
+        1000, "Most open client connections; one more is answered 503 and closed."
+    )
     trusted_proxies: str = _setting(
         "",
         "Comma-separated IPs or CIDRs whose X-Forwarded-For is believed for the client IP.",

@@ -1,4 +1,4 @@
-"""Serving the gateway: uvicorn with uvloop and httptools."""
+"""Serving the gateway: uvicorn with uvloop and httptools (``gateway.http_protocol``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uvicorn
 from baas.settings import Settings
 from baas.store.connection import store_url
 from gateway.app import create_app
+from gateway.http_protocol import guarded_protocol
 
 
 def serve(settings: Settings) -> None:
@@ -18,7 +19,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(settings),  # httptools, with limits on heads and connections
         lifespan="on",
         access_log=False,
         log_config=None,
