@@ -135,7 +135,7 @@ async def test_wrong_token_unknown_alert_and_unknown_tenant_are_the_same_401(des
     assert await tradingview_entries(desk) == []
 
 
-async def test_ten_wrong_tokens_block_the_ip(desk, settings):
+async def test_ten_wrong_tokens_block_the_address_for_the_tenant(desk, settings):
     await desk.alert("fixed", Symbol="AAPL", Quantity=5)
     await desk.drain()
     path = await webhook(desk, "fixed")
@@ -209,7 +209,7 @@ async def test_tradingviews_senders_are_limited_per_tenant_not_per_ip(desk, sett
         assert (await client.get("/schemas", headers=VIA_TRADINGVIEW)).status_code == 429
 
 
-async def test_a_valid_webhook_clears_the_ips_failures(desk, settings):
+async def test_a_valid_webhook_clears_the_failures(desk, settings):
     await desk.alert("fixed", Symbol="AAPL", Quantity=5)
     await desk.drain()
     path = await webhook(desk, "fixed")
