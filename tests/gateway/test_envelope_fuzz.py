@@ -29,7 +29,7 @@ from baas.core.keyspace import Keyspace
 from tests.conftest import new_tenant, signal_event, to_structured
 
 REQUEST_TIMEOUT = 15.0
-ANSWERS = {202, 400, 403, 413, 415, 422}
+ANSWERS = {202, 400, 403, 409, 413, 415, 422}  # 409: a drawn id used before with another body
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 MISSING = object()
