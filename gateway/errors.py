@@ -21,7 +21,7 @@ log = logging.getLogger("baas.gateway")
 TOO_MANY = "Too Many Requests: rate limit exceeded. Wait the number of seconds in Retry-After."
 NOTHING_WRITTEN = "The event store is unavailable; nothing was written. Retry later."
 OUTCOME_UNKNOWN = (
-    "The event store did not answer in time: the outcome is unknown. "
+    "The event store did not answer (a time-out or a lost connection): the outcome is unknown. "
     "Send the same event again (the same id): it will not act twice."
 )
 
