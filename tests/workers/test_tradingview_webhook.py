@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import orjson
 import pytest
 
+from baas.core.trading.tradingview import parse_message, to_signal
 from baas.settings import Settings
 from gateway.routes.webhooks import TENANT_LIMITED, TRADINGVIEW_IPS
 from tests.conftest import app_client, free_port, make_settings, new_tenant
@@ -250,6 +252,22 @@ async def test_the_same_alert_time_with_another_price_is_409(desk):
     assert other.status_code == 409
     assert [e["path"] for e in other.json()["errors"]] == ["id"]
     assert len(await tradingview_entries(desk)) == 1
+
+
+def test_a_resend_after_a_503_is_the_same_signal_when_the_message_has_its_time():
+    """TradingView resends the same body later: with {{timenow}} in it (the messages the
+    gateway gives carry it) the signal id is the same, so the resend is a replay. Without a time,
+    the second of arrival stands in and a resend in another second is another signal."""
+    alert = {"AlertId": "a", "Kind": "indicator", "Symbol": "AAPL", "Quantity": 1}
+    first = datetime(2026, 12, 7, 21, 0, 0, tzinfo=UTC)
+    later = first + timedelta(seconds=30)
+
+    def signal_id(body: bytes, received_at: datetime) -> str:
+        return to_signal(alert, parse_message(body), "t1", received_at).event["id"]
+
+    timed = b'{"action": "buy", "time": "2026-12-07T20:59:59Z"}'
+    assert signal_id(timed, first) == signal_id(timed, later)
+    assert signal_id(b"buy", first) != signal_id(b"buy", later)
 
 
 async def test_unreplaced_placeholders_are_422_and_count_as_writes(desk, settings):
