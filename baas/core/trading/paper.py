@@ -9,9 +9,10 @@ an account is rebuilt by replaying what was recorded, in the same order.
 Rules:
 
 - Current price of a symbol: the request's ``price`` when it is given and > 0, else the
-  account's last known price for the symbol. ``decide_order`` treats the request's price
-  as the new last price; the caller records it with ``apply_price``. A price that is not
-  > 0 is no price: ``decide_price`` ignores it and ``apply_price`` does not record it.
+  account's last known price for the symbol. ``decide_order`` fills at the request's
+  price but marks nothing at it; the caller records it with ``apply_price`` afterwards.
+  A price that is not > 0 is no price: ``decide_price`` ignores it and ``apply_price``
+  does not record it.
 - Market orders fill at once at the current price; with no current price they are
   rejected: "no price known for SYMBOL: send Price with the signal".
 - Slippage goes against the trader on market fills: a buy fills at
@@ -43,12 +44,21 @@ Rules:
 - Equity = cash + sum(quantity * last price); a symbol without a known price counts at
   its average cost.
 - Buying power: an order is rejected ("insufficient buying power: ..." with the
-  figures) when, after its fill, the gross exposure sum(|quantity * price|) would exceed
-  equity * max_leverage. That after-fill account marks the order's symbol at the fill
-  price and every other symbol as in equity. An order that only reduces a position
-  (opposite side, quantity <= the position's) is always allowed. A resting order is
-  checked at placement as if filled at its limit price, and again when it fills;
-  failing then, it is cancelled with that reason. Open orders reserve nothing.
+  figures) when the gross exposure after its fill would exceed equity * max_leverage,
+  measured as a risk desk would, so that an order's own price never creates the equity
+  that pays for it:
+  - positions held before the order count at the account's marks (its last known
+    prices, else average cost), never at the order's price;
+  - the quantity the order opens (all of it, or for an order that crosses zero only
+    the part beyond zero) counts at its fill price;
+  - equity is the equity at those marks, less the order's commission, less any loss
+    the part that closes realises at the fill price against the marks (a gain does
+    not count).
+  An order that only reduces a position (opposite side, quantity <= the position's)
+  is always allowed. A resting order is checked at placement as if filled at its limit
+  price, and again when it fills; failing then, it is cancelled with that reason. Open
+  orders reserve nothing. Callers record an order's price (``apply_price``) only after
+  the order is decided.
 - Rejected before anything else: a quantity that is not > 0, a side other than buy or
   sell, an order type other than MKT or LMT, a limit order without a limit price > 0, an
   empty symbol or order id, and an order id that is already open. A fill price that
@@ -338,9 +348,9 @@ def decide_price(
         )
         if not crossed:
             return []
-        # Each fill is checked against the account as the previous fills left it.
+        # Each fill is checked against the account as the previous fills left it, at the
+        # marks known before this price.
         scratch = _copy(account)
-        scratch.last_prices[symbol] = current
         outcomes: list[Outcome] = []
         for order in crossed:
             fill = Fill(
@@ -584,21 +594,27 @@ def _buying_power_problem(
     price: Decimal,
     commission: Decimal,
 ) -> str | None:
+    """The rule is in the module's docstring: positions held at the account's marks, the
+    quantity the order opens at its price, no gain from the order's price in equity."""
     position = account.positions.get(symbol)
     held = position.quantity if position is not None else ZERO
     delta = quantity if side == "buy" else -quantity
-    if held and (held > 0) != (delta > 0) and quantity <= abs(held):
+    opposite = bool(held) and (held > 0) != (delta > 0)
+    if opposite and quantity <= abs(held):
         return None  # only reduces the position
-    equity = account.cash - delta * price - commission
-    exposure = ZERO
-    for other, pos in account.positions.items():
-        if other != symbol:
-            value = pos.quantity * account.last_prices.get(other, pos.avg_cost)
-            equity += value
-            exposure += abs(value)
-    value = (held + delta) * price
-    equity += value
-    exposure += abs(value)
+    marks = {s: account.last_prices.get(s, p.avg_cost) for s, p in account.positions.items()}
+    equity = account.equity() - commission
+    exposure = sum(
+        (abs(p.quantity * marks[s]) for s, p in account.positions.items() if s != symbol), ZERO
+    )
+    opened = quantity
+    if opposite:
+        # It closes the whole position first: a loss on that at the fill price counts.
+        equity += min((price - marks[symbol]) * held, ZERO)
+        opened = quantity - abs(held)
+    elif held:
+        exposure += abs(held * marks[symbol])
+    exposure += opened * price
     allowed = equity * settings.max_leverage
     if exposure <= allowed:
         return None

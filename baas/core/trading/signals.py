@@ -77,6 +77,8 @@ def decide_signal(
         recorded.append(event)
 
     summary = _summary(data)
+    observed: ev.DomainEvent | None = None
+    request: OrderRequest | None = None
     try:
         alert, broker = _route(data, model)
         summary.update({"BrokerId": broker["BrokerId"], "StrategyId": alert.get("StrategyId")})
@@ -94,15 +96,15 @@ def decide_signal(
             record(ev.DomainEvent(ev.SIGNAL_ACCEPTED, signal_id, now, summary))
             return recorded
         # A market signal's Price is what the market trades at; a limit signal's is its limit.
+        # It becomes the account's mark only once the signal's orders are decided, so that it
+        # never values what the account held before (the buying power rule in paper.py).
         price = _decimal(data.get("Price")) if data["OrderType"] == "MKT" else None
         if price is not None and price > 0:
-            record(
-                ev.DomainEvent(
-                    ev.PRICE_OBSERVED,
-                    data["Symbol"],
-                    now,
-                    {"BrokerId": broker_id, "Symbol": data["Symbol"], "Price": str(price)},
-                )
+            observed = ev.DomainEvent(
+                ev.PRICE_OBSERVED,
+                data["Symbol"],
+                now,
+                {"BrokerId": broker_id, "Symbol": data["Symbol"], "Price": str(price)},
             )
             settings = PaperSettings.from_config(broker)
             for outcome in decide_price(
@@ -116,17 +118,21 @@ def decide_signal(
                 ev.SIGNAL_REJECTED, signal_id, now, {**summary, "Reason": rejection.reason}
             )
         )
-        return recorded
-    summary.update({"Side": request.side, "Quantity": str(request.quantity)})
-    record(ev.DomainEvent(ev.SIGNAL_ACCEPTED, signal_id, now, summary))
-    settings = PaperSettings.from_config(model.broker(broker_id) or {})
-    submitted = False
-    for outcome in decide_order(model.account(broker_id), settings, request):
-        if isinstance(outcome, Resting | Filled) and not submitted:
-            record(_submitted(request, broker_id, resting=isinstance(outcome, Resting), now=now))
-            submitted = True
-        if not isinstance(outcome, Resting):
-            record(_order_event(outcome, broker_id, model, now))
+    if request is not None:
+        summary.update({"Side": request.side, "Quantity": str(request.quantity)})
+        record(ev.DomainEvent(ev.SIGNAL_ACCEPTED, signal_id, now, summary))
+        settings = PaperSettings.from_config(model.broker(broker_id) or {})
+        submitted = False
+        for outcome in decide_order(model.account(broker_id), settings, request):
+            if isinstance(outcome, Resting | Filled) and not submitted:
+                record(
+                    _submitted(request, broker_id, resting=isinstance(outcome, Resting), now=now)
+                )
+                submitted = True
+            if not isinstance(outcome, Resting):
+                record(_order_event(outcome, broker_id, model, now))
+    if observed is not None:
+        record(observed)
     return recorded
 
 

@@ -27,6 +27,7 @@ from baas.core.trading.paper import (
     decide_order,
     decide_price,
 )
+from tests.support.buying_power import check_buying_power
 
 T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
 D = Decimal
@@ -489,6 +490,49 @@ def test_reductions_are_always_allowed():
     )
 
 
+def test_an_order_price_does_not_revalue_the_position_it_adds_to():
+    # Issue #12.2: marking the 10 held at the new order's price let 1 share at 1e12 pay for
+    # itself, and the sale of all 11 at 100 then left cash at -999,999,899,900.
+    account = new_account()
+    trade(account, FREE, request("buy", 10, 100, symbol="MSFT"))
+    [outcome] = trade(account, FREE, request("buy", 1, "1e12", symbol="MSFT", order_id="o2"))
+    assert outcome == Rejected(
+        "o2",
+        "insufficient buying power: gross exposure 1000000001000.00 after this order would"
+        " exceed 200000.00 (equity 100000.00, max leverage 2)",
+    )
+    trade(account, FREE, request("sell", 11, 100, symbol="MSFT", order_id="o3"))
+    assert account.cash == D(100100)
+    assert account.positions == {"MSFT": Position(D(-1), D(100))}
+
+
+def test_a_gain_at_the_order_price_does_not_pay_for_the_part_beyond_zero():
+    account = new_account(SMALL)
+    trade(account, SMALL, request("buy", 10, 100))  # equity 10000, buying power 20000
+    # Selling 30 at 1000 closes the 10 at a gain of 9000 that the order's own price makes:
+    # only the 20 shares it opens short count, against the equity before (20000: it fits).
+    assert isinstance(decide_order(account, SMALL, request("sell", 30, 1000))[0], Filled)
+    assert decide_order(account, SMALL, request("sell", 31, 1000)) == [
+        Rejected(
+            "o1",
+            "insufficient buying power: gross exposure 21000.00 after this order would exceed"
+            " 20000.00 (equity 10000.00, max leverage 2)",
+        )
+    ]
+
+
+def test_a_loss_at_the_order_price_lowers_the_equity_that_backs_the_part_beyond_zero():
+    account = new_account(SMALL)
+    trade(account, SMALL, request("sell", 10, 100))  # short 10, equity 10000
+    # Buying 30 at 1000 closes the short at a loss of 9000: equity 1000, 20000 opened.
+    [outcome] = decide_order(account, SMALL, request("buy", 30, 1000))
+    assert outcome == Rejected(
+        "o1",
+        "insufficient buying power: gross exposure 20000.00 after this order would exceed"
+        " 2000.00 (equity 1000.00, max leverage 2)",
+    )
+
+
 def test_resting_order_is_checked_at_placement_with_its_limit_price():
     account = new_account(SMALL)
     [outcome] = decide_order(account, SMALL, limit("buy", 250, 90, 100))
@@ -507,11 +551,11 @@ def test_resting_order_that_no_longer_fits_is_cancelled_when_it_would_fill():
     trade(account, SMALL, limit("buy", 10, 94, 100, order_id="o3"))
     trade(account, SMALL, request("buy", 60, 100, order_id="o2"))
     outcomes = decide_price(account, SMALL, "AAPL", D(94), at(1))
-    # 210 shares at 94 = 19740 against equity 10000 - 6000 - 14100 + 19740 = 9640.
+    # The 60 held at their mark (100) and 150 more at 94: 20100, against equity 10000.
     assert outcomes[0] == Cancelled(
         "o1",
-        "insufficient buying power: gross exposure 19740.00 after this order would exceed"
-        " 19280.00 (equity 9640.00, max leverage 2)",
+        "insufficient buying power: gross exposure 20100.00 after this order would exceed"
+        " 20000.00 (equity 10000.00, max leverage 2)",
     )
     # The next order is checked against the account the cancellation left: it fits.
     assert isinstance(outcomes[1], Filled)
@@ -614,28 +658,41 @@ CONFIGS = (
     ),
     PaperSettings(starting_cash=D(5000), slippage_bps=D("2.5"), max_leverage=D(1)),
 )
-prices = st.integers(5000, 15000).map(lambda cents: D(cents) / 100)
-maybe_price = st.none() | prices
-orders = st.tuples(
-    st.just("order"),
-    st.sampled_from(SYMBOLS),
-    st.sampled_from(("buy", "sell")),
-    st.integers(1, 100),
-    st.sampled_from(("MKT", "LMT")),
-    prices,
-    maybe_price,
-    st.none() | st.integers(1, 20),
-)
-new_prices = st.tuples(st.just("price"), st.sampled_from(SYMBOLS), prices)
-# Orders and prices are drawn more often than the other steps.
-steps = st.one_of(
-    orders,
-    orders,
-    new_prices,
-    new_prices,
-    st.tuples(st.just("expire")),
-    st.tuples(st.just("cancel"), st.integers(0, 5)),
-    st.tuples(st.just("close"), st.sampled_from(SYMBOLS), maybe_price),
+
+
+def plan_steps(prices, quantities):
+    """Steps of a random order flow: orders, prices, expiries, cancels and closes."""
+    maybe_price = st.none() | prices
+    orders = st.tuples(
+        st.just("order"),
+        st.sampled_from(SYMBOLS),
+        st.sampled_from(("buy", "sell")),
+        quantities,
+        st.sampled_from(("MKT", "LMT")),
+        prices,
+        maybe_price,
+        st.none() | st.integers(1, 20),
+    )
+    new_prices = st.tuples(st.just("price"), st.sampled_from(SYMBOLS), prices)
+    # Orders and prices are drawn more often than the other steps.
+    return st.one_of(
+        orders,
+        orders,
+        new_prices,
+        new_prices,
+        st.tuples(st.just("expire")),
+        st.tuples(st.just("cancel"), st.integers(0, 5)),
+        st.tuples(st.just("close"), st.sampled_from(SYMBOLS), maybe_price),
+    )
+
+
+steps = plan_steps(st.integers(5000, 15000).map(lambda cents: D(cents) / 100), st.integers(1, 100))
+# Prices a signal may carry to fool the sandbox: from a ten-thousandth to a trillion.
+adversarial_prices = st.sampled_from(
+    [D("0.0001"), D("0.01"), D(1), D(100), D("1e6"), D("1e9"), D("1e12")]
+) | st.decimals(min_value=D("0.0001"), max_value=D("1e12"), places=4)
+adversarial_steps = plan_steps(
+    adversarial_prices, st.sampled_from([1, 10, 100]) | st.integers(1, 10**6)
 )
 
 
@@ -711,35 +768,6 @@ def replay(config, log):
     return account
 
 
-def check_buying_power(account, config, outcome):
-    """After a fill that does not only reduce, exposure <= equity * max_leverage."""
-    if not isinstance(outcome, Filled):
-        return
-    fill = outcome.fill
-    held = account.positions.get(fill.symbol)
-    delta = fill.quantity if fill.side == "buy" else -fill.quantity
-    if (
-        held is not None
-        and (held.quantity > 0) != (delta > 0)
-        and fill.quantity <= abs(held.quantity)
-    ):
-        return
-    after = PaperAccount(
-        cash=account.cash,
-        positions={s: Position(p.quantity, p.avg_cost) for s, p in account.positions.items()},
-        last_prices={**account.last_prices, fill.symbol: fill.price},
-    )
-    apply_outcome(after, outcome)
-    exposure = sum(
-        (
-            abs(p.quantity * after.last_prices.get(s, p.avg_cost))
-            for s, p in after.positions.items()
-        ),
-        D(0),
-    )
-    assert exposure <= after.equity() * config.max_leverage
-
-
 def check_accounting(config, account, log, limits):
     fills = [entry.fill for entry in log if isinstance(entry, Filled)]
     commissions = sum((f.commission for f in fills), D(0))
@@ -788,4 +816,12 @@ def test_replaying_recorded_outcomes_rebuilds_the_account(config, plan):
     assert log_again == log
     assert again == account
     assert PaperAccount.from_dict(json.loads(json.dumps(account.to_dict()))) == account
+    check_accounting(config, account, log, limits)
+
+
+@settings(max_examples=300, deadline=None)
+@given(config=st.sampled_from(CONFIGS), plan=st.lists(adversarial_steps, min_size=1, max_size=30))
+def test_no_price_a_signal_carries_pays_for_its_own_order(config, plan):
+    # drive() checks the buying power invariant before every fill it applies.
+    account, log, limits = drive(config, plan)
     check_accounting(config, account, log, limits)
