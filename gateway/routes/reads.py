@@ -8,6 +8,7 @@ answered as JSON numbers (an int when whole).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -298,7 +299,8 @@ async def get_paper_account(request: Request) -> Response:
             f"No paper broker {broker_id}. List the brokers at GET .../api/brokers.",
         )
     raw = await services(request).trading.record_of(tenant_id, ACCOUNTS, broker_id)
-    settings = PaperSettings.from_config(broker)
+    # Only the starting cash is shown: costs out of the engine's range must not fail the read.
+    settings = PaperSettings.from_config({"StartingCash": broker.get("StartingCash")})
     account = PaperAccount.from_dict(raw) if raw else PaperAccount.open(settings)
     return _json(_account_view(broker_id, settings, account))
 
@@ -351,16 +353,18 @@ def _account_view(broker_id: str, settings: PaperSettings, account: PaperAccount
 
 
 def _number(value: Decimal | str) -> int | float | str:
-    """An exact decimal as a JSON number: an int when whole; text that is not a number stays."""
+    """An exact decimal as a JSON number: an int when whole and within 64 bits (JSON's and
+    orjson's limit), else a float; text that is not a number, or beyond a float, stays text."""
     try:
         number = value if isinstance(value, Decimal) else Decimal(value)
     except InvalidOperation:
         return value
     if not number.is_finite():
         return str(value)
-    if number == number.to_integral_value():
+    if number == number.to_integral_value() and -(2**63) <= number < 2**63:
         return int(number)
-    return float(number)
+    as_float = float(number)
+    return as_float if math.isfinite(as_float) else str(value)
 
 
 def _present(value: Any, key: str | None = None) -> Any:

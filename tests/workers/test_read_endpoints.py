@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from baas.core.trading.tradingview import indicator_message_template, strategy_message_template
 from tests.conftest import app_client, new_tenant
@@ -378,3 +380,145 @@ async def test_reads_count_against_the_ip_limit_not_the_tenants_writes(desk, set
             headers=desk.headers,
         )
         assert response.status_code == 202, response.text
+
+
+# Totality: whatever the log holds, the reads answer
+
+
+async def append_raw(desk, command_type: str, data: dict) -> None:
+    """Append a command as it stands, past the door's checks: what an older gateway let in."""
+    event = {
+        "specversion": "1.0",
+        "id": f"raw-{data.get('Id') or data.get('BrokerId')}",
+        "source": "tests",
+        "type": command_type,
+        "time": now_iso(),
+        "datacontenttype": "application/json",
+        "tenantid": desk.tenant.tenant_id,
+        "data": {"TenantId": desk.tenant.tenant_id, **data},
+    }
+    log = desk.keyspace.tenant_log(desk.tenant.tenant_id)
+    await desk.store.xadd(log, {"event": orjson.dumps(event), "received_at": now_iso()})
+
+
+async def answers_every_read(desk, signal_ids, broker_ids=("paper",)) -> None:
+    paths = ["/api/signals", "/api/brokers", "/api/alerts"]
+    paths += [f"/api/signals/{quote(s, safe='')}" for s in signal_ids]
+    paths += [f"/api/brokers/{quote(b, safe='')}" for b in broker_ids]
+    paths += [f"/api/paper/{quote(b, safe='')}" for b in broker_ids]
+    for path in paths:
+        response = await get(desk, path)
+        assert response.status_code in (200, 404), (path, response.status_code, response.text)
+        assert response.status_code == 200 or "/signals/" not in path, (path, response.text)
+
+
+async def test_absurd_amounts_already_in_the_log_do_not_break_the_reads(desk):
+    # Issue #12.3: a Quantity of 1e20 made every signals read a 500 ("Integer exceeds 64-bit
+    # range"), and the paper account too once such a fill existed.
+    await desk.alert()
+    await append_raw(
+        desk,
+        "ConfigureBroker",
+        {"BrokerId": "rich", "Kind": "paper", "StartingCash": 1e300, "SlippageBps": 10000},
+    )
+    await append_raw(
+        desk,
+        "SubmitSignal",
+        {
+            "CorrelationId": "alert-1",
+            "Id": "huge",
+            "Symbol": "AAPL",
+            "Data": "buy",
+            "Quantity": 1e20,
+            "Price": 1,
+            "OrderType": "MKT",
+            "InstrumentType": "STK",
+        },
+    )
+    await append_raw(
+        desk,
+        "SubmitSignal",
+        {
+            "CorrelationId": "alert-1",
+            "Id": "vast",
+            "BrokerId": "rich",
+            "Symbol": "AAPL",
+            "Data": "buy",
+            "Quantity": 1e200,
+            "Price": 1e100,
+            "OrderType": "MKT",
+            "InstrumentType": "STK",
+        },
+    )
+    await desk.drain()
+    await answers_every_read(desk, ["huge", "vast"], ["paper", "rich"])
+    huge = await ok(desk, "/api/signals/huge")
+    assert huge["RequestedQuantity"] == 1e20
+    signals = await ok(desk, "/api/signals")
+    assert {s["SignalId"] for s in signals["signals"]} == {"huge", "vast"}
+
+
+def bounded(low: float, high: float, *edges: float) -> st.SearchStrategy[float]:
+    """A number in a schema's range [low, high], its bounds and ``edges`` drawn often."""
+    return st.sampled_from([low, high, *edges]) | st.floats(low, high)
+
+
+TINY = 5e-324  # the smallest positive double
+broker_configs = st.fixed_dictionaries(
+    {},
+    optional={
+        "StartingCash": bounded(TINY, 1e12, 1e-9, 1),
+        "CommissionPerShare": bounded(0, 1000, TINY),
+        "MinCommission": bounded(0, 1e6, TINY),
+        "SlippageBps": bounded(0, 1000, 999.9999),
+    },
+)
+alert_configs = st.fixed_dictionaries(
+    {},
+    optional={
+        "Quantity": bounded(TINY, 1e9, 1e-9, 1),
+        "QuantityMultiplier": bounded(0, 1000, TINY),
+        "RiskPercentage": bounded(0, 100, TINY),
+        "MaxSignalAgeSeconds": st.sampled_from([1, 60, 31536000]),
+        "OrderType": st.sampled_from(["MKT", "LMT"]),
+        "InstrumentType": st.sampled_from(["STK", "Forex", "Crypto", "Options"]),
+    },
+)
+signal_values = st.fixed_dictionaries(
+    {
+        "Data": st.sampled_from(["buy", "sell", "close"]),
+        "Quantity": bounded(TINY, 1e9, 1e-9, 1, 999999999.9999),
+        "OrderType": st.sampled_from(["MKT", "LMT"]),
+        "InstrumentType": st.sampled_from(["STK", "Forex", "Crypto", "Options"]),
+        "BrokerId": st.sampled_from(["paper", "edge"]),
+        "Symbol": st.sampled_from(["AAPL", "BTC"]),
+    },
+    optional={
+        "Price": bounded(TINY, 1e9, 1e-4, 1),
+        "AccountRiskPercentage": bounded(0, 100, TINY),
+        "AccountQuantityMultiplier": bounded(0, 1000, TINY),
+        "Date": st.sampled_from(["1970-01-01T00:00:00Z", "2200-12-31T23:59:59Z", "now"]),
+    },
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(broker=broker_configs, alert=alert_configs, signals=st.lists(signal_values, max_size=6))
+async def test_every_read_answers_whatever_the_gateway_accepted(desk, broker, alert, signals):
+    await desk.send("ConfigureBroker", {"BrokerId": "edge", "Kind": "paper", **broker})
+    await desk.alert("edge-alert", **alert)
+    ids = []
+    for values in signals:
+        values = {"Price": None, **values, "CorrelationId": "edge-alert"}
+        if values.get("Date") == "now":
+            values["Date"] = now_iso()
+        if values["OrderType"] == "LMT" and not values["Price"]:
+            values["Price"] = 1
+        ids.append(await desk.signal(**values))
+    await desk.drain()
+    await answers_every_read(desk, ids, ["paper", "edge"])
