@@ -12,7 +12,7 @@ The rules, in order (the README repeats them):
    else ``AccountQuantityMultiplier`` > 0 multiplies ``Quantity``; else the alert's own
    ``RiskPercentage``, then ``QuantityMultiplier``, apply the same way; else ``Quantity``.
    Sized quantities are rounded down: to whole units for STK, Options and Forex, to 8 decimal
-   places for Crypto; a sized quantity of 0 is rejected.
+   places for Crypto; a sized quantity of 0, or above ``MAX_QUANTITY``, is rejected.
 6. ``buy`` / ``sell`` open or add; ``close`` flattens the position in the symbol (no position:
    rejected, "nothing to close"). A strategy alert in position mode trades the difference
    between the position and the target it carries.
@@ -43,6 +43,8 @@ from baas.core.trading.readmodel import ReadModel, evolve
 
 TRADABLE_KINDS = frozenset({"paper", "ibkr"})
 PAPER = "paper"
+# The most one signal may trade, sized or not: the schemas' bound on Quantity.
+MAX_QUANTITY = Decimal(1_000_000_000)
 _UNITS = {"STK": Decimal(1), "Options": Decimal(1), "Forex": Decimal(1), "Crypto": Decimal("1e-8")}
 
 
@@ -95,6 +97,7 @@ def decide_signal(
             )
             record(ev.DomainEvent(ev.SIGNAL_ACCEPTED, signal_id, now, summary))
             return recorded
+        settings = _paper_settings(broker)
         # A market signal's Price is what the market trades at; a limit signal's is its limit.
         # It becomes the account's mark only once the signal's orders are decided, so that it
         # never values what the account held before (the buying power rule in paper.py).
@@ -106,7 +109,6 @@ def decide_signal(
                 now,
                 {"BrokerId": broker_id, "Symbol": data["Symbol"], "Price": str(price)},
             )
-            settings = PaperSettings.from_config(broker)
             for outcome in decide_price(
                 model.account(broker_id), settings, data["Symbol"], price, now
             ):
@@ -121,7 +123,6 @@ def decide_signal(
     if request is not None:
         summary.update({"Side": request.side, "Quantity": str(request.quantity)})
         record(ev.DomainEvent(ev.SIGNAL_ACCEPTED, signal_id, now, summary))
-        settings = PaperSettings.from_config(model.broker(broker_id) or {})
         submitted = False
         for outcome in decide_order(model.account(broker_id), settings, request):
             if isinstance(outcome, Resting | Filled) and not submitted:
@@ -177,6 +178,13 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
         "Price": None if data.get("Price") is None else str(data["Price"]),
         "InstrumentType": data["InstrumentType"],
     }
+
+
+def _paper_settings(broker: dict[str, Any]) -> PaperSettings:
+    try:
+        return PaperSettings.from_config(broker)
+    except ValueError as exc:  # a configuration an older gateway let in
+        raise _Rejection(f"broker {broker['BrokerId']!r} is misconfigured: {exc}") from None
 
 
 def _route(data: dict[str, Any], model: ReadModel) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -296,6 +304,8 @@ def _size(
         sized = quantity * multiplier
     else:
         return quantity
+    if sized > MAX_QUANTITY:
+        raise _Rejection(f"the sized quantity is above {MAX_QUANTITY}, the most a signal trades")
     unit = _UNITS.get(data["InstrumentType"], Decimal(1))
     sized = sized.quantize(unit, rounding=ROUND_DOWN)
     if sized <= 0:

@@ -1,0 +1,40 @@
+"""Signal decisions at the edges of what the door accepts (and of what older doors let in)."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from baas.core.trading import events as ev
+from baas.core.trading.signals import MAX_QUANTITY
+from tests.unit.trading.test_signal_buying_power import new_model, signal, trade
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
+
+
+def rejection(events: list[ev.DomainEvent]) -> str:
+    [rejected] = [e for e in events if e.type == ev.SIGNAL_REJECTED]
+    return rejected.data["Reason"]
+
+
+def test_risk_sizing_at_a_tiny_price_is_rejected_above_the_most_a_signal_trades():
+    model, shadow = new_model(), new_model()
+    data = {**signal(1, "buy", 1, Decimal("5e-324"), "MKT"), "AccountRiskPercentage": 100}
+    events = trade(model, shadow, 1, data)
+    assert rejection(events) == ("the sized quantity is above 1000000000, the most a signal trades")
+
+
+def test_the_most_a_signal_trades_is_the_schemas_bound_on_quantity():
+    for name in ("submit-signal", "configure-indicator-alert", "configure-strategy-alert"):
+        schema = json.loads((SCHEMAS / name / "1.0.json").read_text())
+        assert Decimal(schema["properties"]["Quantity"]["maximum"]) == MAX_QUANTITY
+
+
+def test_a_signal_for_a_broker_the_engine_cannot_run_is_rejected():
+    # An older door let SlippageBps 10000 in: the engine refuses it, so the signal is rejected
+    # with the reason instead of failing in the worker.
+    model, shadow = new_model(), new_model()
+    model.brokers["odd"] = {"BrokerId": "odd", "Kind": "paper", "SlippageBps": 10000}
+    data = {**signal(1, "buy", 1, Decimal(100), "MKT"), "BrokerId": "odd"}
+    assert rejection(trade(model, shadow, 1, data)) == (
+        "broker 'odd' is misconfigured: slippage_bps must be below 10000"
+    )
