@@ -23,6 +23,8 @@ from baas.core.events import format_time
 from baas.core.problems import FieldError, Problem
 
 TENANT_EXTENSION = "tenantid"
+# An event's time (and a signal's Date, by its schema) lies in these years, in UTC.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
 _UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
@@ -74,7 +76,11 @@ def admit(
             time = canonical_time(attributes["time"])
             if time is None:
                 envelope.append(
-                    FieldError(s.path("time"), "must be an RFC 3339 date-time with a zone")
+                    FieldError(
+                        s.path("time"),
+                        "must be an RFC 3339 date-time with a zone, "
+                        f"in the years {EARLIEST_YEAR} to {LATEST_YEAR}",
+                    )
                 )
         if attributes.get(TENANT_EXTENSION, tenant_id) != tenant_id:
             forbidden.append(
@@ -174,9 +180,9 @@ def admit_usual(
 
 def canonical_time(value: str) -> str | None:
     """An RFC 3339 timestamp with a zone as the log writes it (UTC, ``Z``); None if it is not
-    one."""
+    one, or not in the years ``EARLIEST_YEAR`` to ``LATEST_YEAR``."""
     moment = parse_time(value)
-    if moment is None:
+    if moment is None or not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
         return None
     if _UTC_SECONDS.fullmatch(value):  # already so: 2026-04-27T11:20:00Z
         return value

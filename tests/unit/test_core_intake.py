@@ -113,6 +113,22 @@ def test_time_without_zone_is_rejected():
     assert caught.value.errors[0].path == "time"
 
 
+@pytest.mark.parametrize(
+    "time", ["1969-12-31T23:59:59Z", "1970-01-01T00:30:00+01:00", "2201-01-01T00:00:00Z"]
+)
+def test_time_outside_the_years_1970_to_2200_is_rejected(time):
+    document = {**signal_event("t1"), "time": time}
+    assert admit_usual(document, CATALOG, "t1", RECEIVED) is None
+    with pytest.raises(Problem) as caught:
+        admit(
+            parse_request("application/json", {}, orjson.dumps(document)), CATALOG, "t1", RECEIVED
+        )
+    assert caught.value.status == 400
+    assert caught.value.errors == [
+        FieldError("time", "must be an RFC 3339 date-time with a zone, in the years 1970 to 2200")
+    ]
+
+
 def test_tenant_extension_must_match():
     body = b'{"specversion": "1.0", "id": "1", "type": "RemoveBroker", "source": "s", "tenantid": "x", "data": {"BrokerId": "b"}}'
     with pytest.raises(Problem) as caught:

@@ -509,3 +509,50 @@ def test_remove_broker() -> None:
     assert_invalid(schema, {})
     assert_invalid(schema, {"BrokerId": ""})
     assert_invalid(schema, {"BrokerId": "pp", "Kind": "paper"})
+
+
+# --------------------------------------------------------------------------- bounds
+
+ALERTS = ("configure-indicator-alert/1.0", "configure-strategy-alert/1.0")
+# Every number a command carries has an upper bound that a broker could still accept (#12.3).
+BOUNDS = [
+    ("submit-signal/1.0", _signal(), "Quantity", 1e9),
+    ("submit-signal/1.0", _signal(), "Price", 1e9),
+    ("submit-signal/1.0", _signal(), "AccountRiskPercentage", 100),
+    ("submit-signal/1.0", _signal(), "AccountQuantityMultiplier", 1000),
+    *((alert, {"AlertId": "a"}, "Quantity", 1e9) for alert in ALERTS),
+    *((alert, {"AlertId": "a"}, "QuantityMultiplier", 1000) for alert in ALERTS),
+    *((alert, {"AlertId": "a"}, "RiskPercentage", 100) for alert in ALERTS),
+    *((alert, {"AlertId": "a"}, "MaxSignalAgeSeconds", 31536000) for alert in ALERTS),
+    ("configure-broker/1.0", IBKR, "ClientId", 2**31 - 1),
+    ("configure-broker/1.0", PAPER, "StartingCash", 1e12),
+    ("configure-broker/1.0", PAPER, "CommissionPerShare", 1000),
+    ("configure-broker/1.0", PAPER, "MinCommission", 1e6),
+    ("configure-broker/1.0", PAPER, "SlippageBps", 1000),
+]
+
+
+@pytest.mark.parametrize(("key", "base", "name", "bound"), BOUNDS, ids=lambda v: str(v)[:30])
+def test_numbers_are_bounded(key: str, base: dict[str, Any], name: str, bound: float) -> None:
+    schema = _schema(key)
+    whole = isinstance(bound, int)
+    assert_valid(schema, {**base, name: int(bound) if whole else bound})
+    assert_invalid(schema, {**base, name: bound + 1 if whole else bound * (1 + 1e-9)})
+    assert_invalid(schema, {**base, name: 1e20})
+
+
+@pytest.mark.parametrize(
+    ("date", "valid"),
+    [
+        ("1970-01-01T00:00:00Z", True),
+        ("2200-12-31T23:59:59Z", True),
+        ("1969-12-31T23:59:59Z", False),
+        ("2201-01-01T00:00:00Z", False),
+        ("0001-01-01T00:00:00Z", False),
+        ("9999-12-31T23:59:59Z", False),
+    ],
+)
+def test_submit_signal_date_is_within_the_years_1970_to_2200(
+    submit_signal: dict[str, Any], date: str, valid: bool
+) -> None:
+    (assert_valid if valid else assert_invalid)(submit_signal, _signal(Date=date))
