@@ -24,6 +24,7 @@ from typing import Any
 
 from baas.core.intake import parse_time
 from baas.core.problems import FieldError, Problem, unprocessable
+from baas.core.surrogates import lone_surrogates, printable
 
 ACTIONS = ("buy", "sell", "close")
 MARKET_POSITIONS = ("long", "short", "flat")
@@ -83,6 +84,23 @@ def parse_message(body: bytes) -> TradingViewMessage:
         raise _not_a_message("The alert message is not UTF-8 text.") from None
     if not text.strip():
         raise _not_a_message("The alert message is empty.")
+    try:
+        document = _document(text)
+    except RecursionError:
+        raise _not_a_message("The alert message is nested too deeply to be read.") from None
+    if isinstance(document, str):
+        word = document.strip()
+        if word.lower() in ACTIONS:
+            return TradingViewMessage(action=word.lower(), fields={"action": word})
+        raise _not_a_message("The alert message is neither a JSON object nor an action word.")
+    if not isinstance(document, dict):
+        raise _not_a_message("The alert message is JSON but not an object.")
+    return _from_object(document)
+
+
+def _document(text: str) -> Any:
+    """The message as JSON, else as text; Problem 422 for placeholders TradingView did not
+    replace, 400 for text that is not Unicode."""
     unrendered = _unrendered_placeholders(text)
     if unrendered:
         raise unprocessable(
@@ -98,15 +116,11 @@ def parse_message(body: bytes) -> TradingViewMessage:
     try:
         document = json.loads(text, parse_constant=_json_constant)
     except ValueError:
-        document = text
-    if isinstance(document, str):
-        word = document.strip()
-        if word.lower() in ACTIONS:
-            return TradingViewMessage(action=word.lower(), fields={"action": word})
-        raise _not_a_message("The alert message is neither a JSON object nor an action word.")
-    if not isinstance(document, dict):
-        raise _not_a_message("The alert message is JSON but not an object.")
-    return _from_object(document)
+        return text
+    surrogates = lone_surrogates(document)
+    if surrogates:
+        raise Problem(400, "The alert message holds text that is not Unicode.", surrogates)
+    return document
 
 
 def to_signal(
@@ -273,10 +287,17 @@ def _unrendered_placeholders(text: str) -> list[FieldError]:
         errors = []
         for match in found:
             key = _KEY_BEFORE.search(text, max(0, match.start() - 200), match.start())
-            path = json.loads(f'"{key.group(1)}"') if key else ""
-            errors.append(_placeholder_error(path, match.group()))
+            errors.append(_placeholder_error(_key_text(key.group(1)) if key else "", match.group()))
         return errors
     return list(_placeholders_in(document, ""))
+
+
+def _key_text(quoted: str) -> str:
+    """A key as written between its quotes, its escapes read when they are valid JSON."""
+    try:
+        return json.loads(f'"{quoted}"')
+    except ValueError:
+        return quoted
 
 
 def _inside_strings(text: str) -> list[bool]:
@@ -309,7 +330,7 @@ def _placeholders_in(value: Any, path: str) -> Iterator[FieldError]:
 
 
 def _placeholder_error(path: str, placeholder: str) -> FieldError:
-    return FieldError(path, f"{placeholder} was not replaced by TradingView")
+    return FieldError(printable(path), f"{printable(placeholder)} was not replaced by TradingView")
 
 
 def _from_object(document: dict[str, Any]) -> TradingViewMessage:

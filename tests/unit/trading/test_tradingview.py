@@ -531,3 +531,21 @@ def test_strategy_template_exact_text_and_round_trip():
     assert (orders.event["data"]["Data"], orders.event["data"]["Quantity"]) == ("sell", 0.25)
     position = signal({**STRATEGY, "Mode": "position"}, parsed)
     assert position.target_position == Decimal("-0.25")
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 1000 + b"]" * 1000, b'{"a": ' * 1000 + b"1" + b"}" * 1000], ids=["[", "{"]
+)
+def test_a_message_nested_too_deeply_is_400(body):
+    with pytest.raises(Problem) as caught:
+        parse_message(body)
+    assert caught.value.status == 400
+    assert [e.path for e in caught.value.errors] == [""]
+
+
+def test_lone_surrogates_are_400_at_their_paths_and_answerable():
+    with pytest.raises(Problem) as caught:
+        parse_message(b'{"ticker": "\\ud800", "x\\udc00": ["\\udfff"], "ok": "\\ud83d\\ude00"}')
+    assert caught.value.status == 400
+    assert [e.path for e in caught.value.errors] == ["ticker", "x\\udc00", "x\\udc00[0]"]
+    orjson.dumps(caught.value.body())  # nothing in the answer is a lone surrogate
