@@ -21,6 +21,7 @@ from urllib.parse import unquote
 import orjson
 
 from baas.core.problems import FieldError, Problem, bad_request
+from baas.core.surrogates import lone_surrogates_in_json
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -108,7 +109,8 @@ def _load_json(body: bytes) -> Any:
             raise bad_request(
                 "The request body is empty.", FieldError("", "expected a JSON document")
             ) from None
-        raise bad_request("The request body is not valid JSON.", FieldError("", str(exc))) from None
+        errors = lone_surrogates_in_json(body) or [FieldError("", str(exc))]
+        raise bad_request("The request body is not valid JSON.", *errors) from None
 
 
 def _from_object(document: Any, *, structured: bool, position: str = "") -> Submission:
