@@ -416,46 +416,39 @@ async def test_absurd_amounts_already_in_the_log_do_not_break_the_reads(desk):
     # Issue #12.3: a Quantity of 1e20 made every signals read a 500 ("Integer exceeds 64-bit
     # range"), and the paper account too once such a fill existed.
     await desk.alert()
+    rich = {"BrokerId": "rich", "Kind": "paper", "StartingCash": 1e300}
+    await append_raw(desk, "ConfigureBroker", rich)
     await append_raw(
-        desk,
-        "ConfigureBroker",
-        {"BrokerId": "rich", "Kind": "paper", "StartingCash": 1e300, "SlippageBps": 10000},
+        desk, "ConfigureBroker", {"BrokerId": "odd", "Kind": "paper", "SlippageBps": 1e4}
     )
+    signal = {"CorrelationId": "alert-1", "Symbol": "AAPL", "Data": "buy", "OrderType": "MKT",
+              "InstrumentType": "STK"}  # fmt: skip
+    await append_raw(desk, "SubmitSignal", {**signal, "Id": "huge", "Quantity": 1e20, "Price": 1})
     await append_raw(
         desk,
         "SubmitSignal",
-        {
-            "CorrelationId": "alert-1",
-            "Id": "huge",
-            "Symbol": "AAPL",
-            "Data": "buy",
-            "Quantity": 1e20,
-            "Price": 1,
-            "OrderType": "MKT",
-            "InstrumentType": "STK",
-        },
+        {**signal, "Id": "vast", "BrokerId": "rich", "Quantity": 1e9, "Price": 1e9},
     )
     await append_raw(
-        desk,
-        "SubmitSignal",
-        {
-            "CorrelationId": "alert-1",
-            "Id": "vast",
-            "BrokerId": "rich",
-            "Symbol": "AAPL",
-            "Data": "buy",
-            "Quantity": 1e200,
-            "Price": 1e100,
-            "OrderType": "MKT",
-            "InstrumentType": "STK",
-        },
+        desk, "SubmitSignal", {**signal, "Id": "odd", "BrokerId": "odd", "Quantity": 1}
     )
     await desk.drain()
-    await answers_every_read(desk, ["huge", "vast"], ["paper", "rich"])
+    # A paper account as a fill of an older worker could leave it.
+    account = {"cash": "-1E+400", "positions": {"AAPL": {"quantity": "1E+20", "avg_cost": "1E+100"}},
+               "last_prices": {"AAPL": "1E+100"}}  # fmt: skip
+    paper_accounts = desk.keyspace.readmodel(desk.tenant.tenant_id, "paper")
+    await desk.store.hset(paper_accounts, "paper", orjson.dumps(account))
+
+    await answers_every_read(desk, ["huge", "vast", "odd"], ["paper", "rich", "odd"])
     huge = await ok(desk, "/api/signals/huge")
-    assert huge["RequestedQuantity"] == 1e20
+    assert (huge["RequestedQuantity"], huge["Status"]) == (1e20, "rejected")
     signals = await ok(desk, "/api/signals")
-    assert {s["SignalId"] for s in signals["signals"]} == {"huge", "vast"}
+    assert {s["SignalId"] for s in signals["signals"]} == {"huge", "vast", "odd"}
+    assert (await ok(desk, "/api/signals/vast"))["FilledQuantity"] == 10**9
+    paper = await ok(desk, "/api/paper/paper")
+    assert (paper["cash"], paper["positions"][0]["quantity"]) == ("-1E+400", 1e20)
+    odd = await ok(desk, "/api/signals/odd")
+    assert odd["Reason"] == "broker 'odd' is misconfigured: slippage_bps must be below 10000"
 
 
 def bounded(low: float, high: float, *edges: float) -> st.SearchStrategy[float]:

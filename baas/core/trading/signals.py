@@ -2,7 +2,8 @@
 
 The rules, in order (the README repeats them):
 
-1. A signal Id already recorded is not acted on again.
+1. A signal Id already recorded is not acted on again. One whose ``Quantity`` or ``Price``
+   is above the schema's bound (``MAX_QUANTITY``, ``MAX_PRICE``) is rejected.
 2. The alert is found by ``CorrelationId``; unknown or disabled: rejected.
 3. The broker is the signal's ``BrokerId``, else the alert's; unknown, disabled, or of a kind
    this worker cannot trade: rejected.
@@ -43,8 +44,10 @@ from baas.core.trading.readmodel import ReadModel, evolve
 
 TRADABLE_KINDS = frozenset({"paper", "ibkr"})
 PAPER = "paper"
-# The most one signal may trade, sized or not: the schemas' bound on Quantity.
+# The schemas' bounds on Quantity (the most one signal trades, sized or not) and Price; a
+# command an older gateway let in beyond them is rejected here.
 MAX_QUANTITY = Decimal(1_000_000_000)
+MAX_PRICE = Decimal(1_000_000_000)
 _UNITS = {"STK": Decimal(1), "Options": Decimal(1), "Forex": Decimal(1), "Crypto": Decimal("1e-8")}
 
 
@@ -82,6 +85,7 @@ def decide_signal(
     observed: ev.DomainEvent | None = None
     request: OrderRequest | None = None
     try:
+        _check_bounds(data)
         alert, broker = _route(data, model)
         summary.update({"BrokerId": broker["BrokerId"], "StrategyId": alert.get("StrategyId")})
         _check_age(data, event_time, alert, now, policy)
@@ -178,6 +182,13 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
         "Price": None if data.get("Price") is None else str(data["Price"]),
         "InstrumentType": data["InstrumentType"],
     }
+
+
+def _check_bounds(data: dict[str, Any]) -> None:
+    for name, bound in (("Quantity", MAX_QUANTITY), ("Price", MAX_PRICE)):
+        value = _decimal(data.get(name))
+        if value is not None and value > bound:
+            raise _Rejection(f"{name} {value} is above {bound}, the most a signal may carry")
 
 
 def _paper_settings(broker: dict[str, Any]) -> PaperSettings:

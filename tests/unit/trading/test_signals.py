@@ -5,7 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from baas.core.trading import events as ev
-from baas.core.trading.signals import MAX_QUANTITY
+from baas.core.trading.signals import MAX_PRICE, MAX_QUANTITY
 from tests.unit.trading.test_signal_buying_power import new_model, signal, trade
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
@@ -23,10 +23,23 @@ def test_risk_sizing_at_a_tiny_price_is_rejected_above_the_most_a_signal_trades(
     assert rejection(events) == ("the sized quantity is above 1000000000, the most a signal trades")
 
 
-def test_the_most_a_signal_trades_is_the_schemas_bound_on_quantity():
+def test_the_bounds_are_the_schemas():
     for name in ("submit-signal", "configure-indicator-alert", "configure-strategy-alert"):
         schema = json.loads((SCHEMAS / name / "1.0.json").read_text())
         assert Decimal(schema["properties"]["Quantity"]["maximum"]) == MAX_QUANTITY
+    schema = json.loads((SCHEMAS / "submit-signal" / "1.0.json").read_text())
+    assert Decimal(schema["properties"]["Price"]["maximum"]) == MAX_PRICE
+
+
+def test_a_signal_beyond_the_bounds_an_older_gateway_let_in_is_rejected():
+    # A price of 1e100 made the sandbox's rounding fail in the worker.
+    model, shadow = new_model(), new_model()
+    events = trade(model, shadow, 1, signal(1, "buy", 1, Decimal("1e100"), "MKT"))
+    assert rejection(events) == "Price 1E+100 is above 1000000000, the most a signal may carry"
+    events = trade(model, shadow, 2, signal(2, "buy", 10**20, Decimal(1), "MKT"))
+    assert rejection(events) == (
+        "Quantity 100000000000000000000 is above 1000000000, the most a signal may carry"
+    )
 
 
 def test_a_signal_for_a_broker_the_engine_cannot_run_is_rejected():
