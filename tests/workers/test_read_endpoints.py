@@ -501,10 +501,20 @@ signal_values = st.fixed_dictionaries(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(broker=broker_configs, alert=alert_configs, signals=st.lists(signal_values, max_size=6))
-async def test_every_read_answers_whatever_the_gateway_accepted(desk, broker, alert, signals):
+@given(
+    broker=broker_configs,
+    alert=alert_configs,
+    kind=st.sampled_from(["ConfigureIndicatorAlert", "ConfigureStrategyAlert"]),
+    client_id=st.sampled_from([0, 2**31 - 1]),
+    signals=st.lists(signal_values, max_size=6),
+)
+async def test_every_read_answers_whatever_the_gateway_accepted(
+    desk, broker, alert, kind, client_id, signals
+):
     await desk.send("ConfigureBroker", {"BrokerId": "edge", "Kind": "paper", **broker})
-    await desk.alert("edge-alert", **alert)
+    ibkr = {"BrokerId": "ib", "Kind": "ibkr", "Host": "127.0.0.1", "Port": 65535}
+    await desk.send("ConfigureBroker", {**ibkr, "ClientId": client_id})
+    await desk.alert("edge-alert", kind, **alert)
     ids = []
     for values in signals:
         values = {"Price": None, **values, "CorrelationId": "edge-alert"}
@@ -515,3 +525,4 @@ async def test_every_read_answers_whatever_the_gateway_accepted(desk, broker, al
         ids.append(await desk.signal(**values))
     await desk.drain()
     await answers_every_read(desk, ids, ["paper", "edge"])
+    assert (await get(desk, "/api/brokers/ib")).status_code == 200
