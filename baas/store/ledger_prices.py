@@ -125,7 +125,15 @@ def parse_price_csv(text: str, symbol: str | None = None) -> ParsedPrices:
     its names are matched without regard to case. With ``symbol`` and a long file, only that
     symbol's rows are read. Raises PriceError naming the line at fault."""
     wanted = normalize_symbol(symbol) if symbol else None
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    # newline="": the csv module splits lines itself, so a bare CR ends a line as CRLF and LF do.
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        return _read_price_rows(reader, wanted)
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise PriceError(f"line {reader.line_num}: {exc}") from None
+
+
+def _read_price_rows(reader: Any, wanted: str | None) -> ParsedPrices:  # a csv.reader
     header = next(reader, None)
     if not header:
         raise PriceError("the file is empty: a header line is required (date,symbol,close)")
@@ -140,7 +148,8 @@ def parse_price_csv(text: str, symbol: str | None = None) -> ParsedPrices:
     if i_symbol is None and wanted is None:
         raise PriceError("the file has no symbol column: name the symbol (--symbol SYM)")
     parsed = ParsedPrices()
-    for line, cells in enumerate(reader, start=2):
+    for cells in reader:
+        line = reader.line_num
         if not cells or all(not c.strip() for c in cells):
             continue
         try:

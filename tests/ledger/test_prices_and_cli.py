@@ -117,11 +117,30 @@ async def test_stored_closes_are_exactly_the_file_s(store, prefix):
         ),
         ("date,symbol,close\n2024-01-02,AAPL,-1\n", None, "line 2: '-1' is not a positive price"),
         ("date,symbol,close\n2024-01-02,{x},1\n", None, "line 2: '{x}' is not a ticker"),
+        ("date,symbol,close\n2024-01-02,A\rB,1\n", None, "line 3: 'B' is not an ISO date"),
+        ("date,symbol,close\n2024-01-02,A," + "1" * 200_000, None, "line 2: field larger"),
     ],
 )
 def test_unreadable_price_files_name_the_line(text, symbol, message):
     with pytest.raises(PriceError, match=message.replace("(", r"\(")):
         parse_price_csv(text, symbol)
+
+
+def test_a_bare_cr_ends_a_line_like_crlf_and_lf():
+    parsed = parse_price_csv("date,symbol,close\r2024-01-02,A,3\r\n2024-01-03,A,4\n")
+    assert [(r.day.day, r.close) for r in parsed.rows] == [(2, Decimal(3)), (3, Decimal(4))]
+
+
+async def test_http_csv_with_a_bare_cr_in_a_field_is_a_422_naming_the_line(desk):
+    answer = await desk.client.post(
+        f"/tenants/{desk.tenant.tenant_id}/api/prices",
+        content=b"date,symbol,close\n2024-01-02,a\rb,1\n",
+        headers={**desk.tenant_headers, "Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == [
+        {"path": "body", "message": "line 3: 'b' is not an ISO date (YYYY-MM-DD)"}
+    ]
 
 
 def test_a_long_file_with_a_symbol_keeps_that_symbol():
