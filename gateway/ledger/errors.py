@@ -30,17 +30,38 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class LedgerError(Exception):
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """An answer other than success; ``errors``: the (path, message) of each field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        errors: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+        self.errors = errors or []
 
 
-def detail_response(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps({"detail": detail}), status, headers=headers or None, media_type=JSON
-    )
+def invalid(path: str, message: str) -> LedgerError:
+    """A 422 for one field (``path`` "" for the body as a whole)."""
+    shown = f"{path}: {message}" if path else message
+    return LedgerError(422, f"Validation failed: {shown}", errors=[(path or "body", message)])
+
+
+def detail_response(
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    errors: list[tuple[str, str]] | None = None,
+) -> Response:
+    body: dict[str, object] = {"detail": detail}
+    if errors:  # the spec's body has only "detail"; the fields at fault are added beside it
+        body["errors"] = [{"path": path, "message": message} for path, message in errors]
+    return Response(orjson.dumps(body), status, headers=headers or None, media_type=JSON)
 
 
 def json_response(body: object, status: int = 200) -> Response:
@@ -78,7 +99,7 @@ def ledger_endpoint(handler: Endpoint) -> Endpoint:
         try:
             return await handler(request)
         except LedgerError as exc:
-            return detail_response(exc.status, exc.detail, exc.headers)
+            return detail_response(exc.status, exc.detail, exc.headers, exc.errors)
         except Problem as exc:
             return detail_response(exc.status, exc.detail, exc.headers)
         except Limited as exc:

@@ -22,7 +22,7 @@ from baas.core.ledger import CashEvent, Order, SnapshotPosition, parse_timestamp
 from baas.core.ledger.events import CASH_EVENT_TYPES, ORDER_STATUSES, ORDER_TYPES, SIDES
 from baas.store.ledger import DEFAULT_BASE_CURRENCY, OrderInput
 from baas.store.ledger_prices import normalize_symbol
-from gateway.ledger.errors import LedgerError
+from gateway.ledger.errors import LedgerError, invalid
 
 MAX_AMOUNT = Decimal(10) ** 15
 MAX_ID = 256
@@ -44,36 +44,39 @@ def _reject_constant(name: str) -> Any:
 def parse_json(body: bytes) -> Any:
     """The body as JSON, numbers with a fraction or exponent as Decimal; 400 if it is not JSON."""
     if not body.strip():
-        raise LedgerError(400, "Malformed request: the body is empty; send a JSON object.")
+        message = "the body is empty; send a JSON object."
+        raise LedgerError(400, f"Malformed request: {message}", errors=[("body", message)])
     try:
         return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise LedgerError(400, f"Malformed request: the body is not valid JSON ({exc}).") from None
+        message = f"the body is not valid JSON ({exc})."
+        detail = f"Malformed request: {message}"
+        raise LedgerError(400, detail, errors=[("body", message)]) from None
 
 
 class Errors:
     """Field errors collected over a whole body."""
 
     def __init__(self) -> None:
-        self.items: list[str] = []
+        self.items: list[tuple[str, str]] = []
 
     def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}" if path else message)
+        self.items.append((path, message))
 
     def raise_if_any(self) -> None:
         if not self.items:
             return
         shown = self.items[:MAX_ERRORS_SHOWN]
         more = len(self.items) - len(shown)
-        detail = "Validation failed: " + "; ".join(shown)
+        detail = "Validation failed: " + "; ".join(f"{p}: {m}" if p else m for p, m in shown)
         if more:
             detail += f"; and {more} more"
-        raise LedgerError(422, detail)
+        raise LedgerError(422, detail, errors=shown)
 
 
 def _object(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise LedgerError(422, f"Validation failed: the body must be a JSON object {what}")
+        raise invalid("", f"the body must be a JSON object {what}")
     return value
 
 
@@ -168,6 +171,23 @@ def _symbol(value: Any, path: str, errors: Errors, *, required: bool = True) -> 
         return None
 
 
+def _free_json(value: Any, path: str, errors: Errors) -> None:
+    """Free-form JSON that the store and the answers can hold: integers within 64 bits (what
+    orjson writes) and fractions within a float's range."""
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        errors.add(path, "a whole number must fit in 64 bits")
+    elif isinstance(value, Decimal) and not math.isfinite(float(value)):
+        errors.add(path, "a number must be within a double's range")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _free_json(item, f"{path}.{key}", errors)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _free_json(item, f"{path}[{i}]", errors)
+
+
 def plain_json(value: Any) -> Any:
     """Free-form JSON (``details``) with its decimals as ordinary JSON numbers again."""
     if isinstance(value, Decimal):
@@ -187,12 +207,9 @@ def parse_orders(body: Any, now: datetime, max_orders: int) -> list[OrderInput]:
     document = _object(body, '{"orders": [...]}')
     orders = document.get("orders")
     if not isinstance(orders, list):
-        raise LedgerError(422, 'Validation failed: orders is required: {"orders": [Order, ...]}')
+        raise invalid("orders", 'is required: {"orders": [Order, ...]}')
     if not 1 <= len(orders) <= max_orders:
-        raise LedgerError(
-            422,
-            f"Validation failed: orders must hold 1 to {max_orders} orders, not {len(orders)}",
-        )
+        raise invalid("orders", f"must hold 1 to {max_orders} orders, not {len(orders)}")
     errors = Errors()
     inputs: list[OrderInput] = []
     for i, raw in enumerate(orders):
@@ -211,7 +228,7 @@ def _order(raw: Mapping[str, Any], path: str, errors: Errors, now: datetime) -> 
     before = len(errors.items)
     symbol = _symbol(raw.get("symbol"), f"{path}.symbol", errors)
     side = raw.get("side")
-    if side not in SIDES:
+    if not isinstance(side, str) or side not in SIDES:
         errors.add(f"{path}.side", "must be buy or sell")
     quantity = _number(raw.get("quantity"), f"{path}.quantity", errors, minimum="positive")
     price = _number(raw.get("price"), f"{path}.price", errors, minimum="positive", required=False)
@@ -227,6 +244,8 @@ def _order(raw: Mapping[str, Any], path: str, errors: Errors, now: datetime) -> 
     details = raw.get("details")
     if details is not None and not isinstance(details, Mapping):
         errors.add(f"{path}.details", "must be a JSON object or null")
+    elif details is not None:
+        _free_json(details, f"{path}.details", errors)
     if len(errors.items) > before:
         return None
     assert symbol and quantity is not None and executed_at and order_type and status
@@ -273,13 +292,9 @@ def parse_snapshot(body: Any) -> tuple[list[SnapshotPosition], bool]:
     if not isinstance(log_deltas, bool):
         errors.add("log_deltas", "must be true or false")
     if not isinstance(positions, list):
-        raise LedgerError(
-            422, 'Validation failed: positions is required: {"positions": [Position, ...]}'
-        )
+        raise invalid("positions", 'is required: {"positions": [Position, ...]}')
     if len(positions) > MAX_SNAPSHOT_POSITIONS:
-        raise LedgerError(
-            422, f"Validation failed: a snapshot holds at most {MAX_SNAPSHOT_POSITIONS} positions"
-        )
+        raise invalid("positions", f"a snapshot holds at most {MAX_SNAPSHOT_POSITIONS} positions")
     lines: list[SnapshotPosition] = []
     seen: set[str] = set()
     for i, raw in enumerate(positions):
@@ -367,7 +382,7 @@ def parse_benchmark(params: QueryParams, default: str) -> str | None:
     try:
         return normalize_symbol(raw)
     except ValueError as exc:
-        raise LedgerError(422, f"Validation failed: benchmark: {exc}") from None
+        raise invalid("benchmark", str(exc)) from None
 
 
 def parse_performance(params: QueryParams, default_benchmark: str) -> PerformanceQuery:
@@ -380,9 +395,7 @@ def parse_performance(params: QueryParams, default_benchmark: str) -> Performanc
         except ValueError:
             rate = math.nan
         if not math.isfinite(rate) or not -1 < rate < 10:
-            raise LedgerError(
-                422,
-                "Validation failed: risk_free_rate must be an annual rate between -1 and 10, "
-                "e.g. 0.045 for 4.5%",
+            raise invalid(
+                "risk_free_rate", "must be an annual rate between -1 and 10, e.g. 0.045 for 4.5%"
             )
     return PerformanceQuery(benchmark, rate)

@@ -71,7 +71,7 @@ async def test_the_six_cash_event_types(desk, event_type, amount):
 async def test_invalid_cash_events_are_422(desk, body, detail):
     answer = await desk.post("cash", body)
     assert answer.status_code == 422
-    assert list(answer.json()) == ["detail"]
+    assert list(answer.json()) == ["detail", "errors"]
     assert answer.json()["detail"].startswith(detail)
     assert (await desk.state())["nav"]["cash_balance"] == 0
 
@@ -134,7 +134,7 @@ async def test_snapshot_upserts_deletes_and_logs_deltas(desk, store, prefix):
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        ({}, "Validation failed: positions is required"),
+        ({}, "Validation failed: positions: is required"),
         (
             {"positions": [{"symbol": "AAPL", "quantity": 1}]},
             "Validation failed: positions[0].cost_basis: is required",

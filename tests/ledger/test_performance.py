@@ -115,9 +115,10 @@ async def test_the_default_benchmark_without_prices_is_all_null(invested):
 async def test_a_bad_risk_free_rate_is_422(desk, rate):
     answer = await desk.get("performance", risk_free_rate=rate)
     assert answer.status_code == 422
+    message = "must be an annual rate between -1 and 10, e.g. 0.045 for 4.5%"
     assert answer.json() == {
-        "detail": "Validation failed: risk_free_rate must be an annual rate between -1 and 10, "
-        "e.g. 0.045 for 4.5%"
+        "detail": f"Validation failed: risk_free_rate: {message}",
+        "errors": [{"path": "risk_free_rate", "message": message}],
     }
 
 
