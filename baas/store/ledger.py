@@ -53,6 +53,7 @@ from baas.core.ledger import (
     replay,
     utc_date,
 )
+from baas.core.ledger.bounds import within_bounds
 
 SOURCE = "ledger"
 STRATEGY_CREATED = "StrategyCreated"
@@ -398,7 +399,13 @@ def cash_row(event: CashEvent, event_id: str, strategy_id: str, created_at: str)
 
 
 def ledger_event(document: Mapping[str, Any]) -> LedgerEvent | None:
-    """The accounting event of a ledger log entry (None for other entries)."""
+    """The accounting event of a ledger log entry (None for other entries, and for an event
+    outside the ledger's bounds: stored before they were checked, it is left out of the reads)."""
+    event = _logged_event(document)
+    return event if event is not None and within_bounds(event) else None
+
+
+def _logged_event(document: Mapping[str, Any]) -> LedgerEvent | None:
     kind = document.get("type")
     data = document.get("data") or {}
     if kind == ORDER_RECORDED:
@@ -943,8 +950,8 @@ async def rebuild_ledger(store: aioredis.Redis, keyspace: Keyspace, tenant_id: s
             target = folded.setdefault(subject, _Folded())
             target.history.append(raw)
             event = ledger_event(document)
-            assert event is not None
-            target.events.append(event)
+            if event is not None:
+                target.events.append(event)
             if kind == ORDER_RECORDED and data.get("external_order_id") is not None:
                 target.order_ids.setdefault(data["external_order_id"], _dumps(data))
             elif kind == CASH_RECORDED and data.get("external_id") is not None:

@@ -25,12 +25,12 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 
 from baas.core.keyspace import Keyspace
+from baas.core.ledger.bounds import amount_problem, date_problem
 
 log = logging.getLogger("baas.prices")
 
 SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.^=_:+-]{0,31}|\^[A-Z0-9.=_:+-]{1,31}")
 PUT_CHUNK = 2000  # (date, close) pairs per server-side call
-MAX_CLOSE = Decimal(10) ** 15
 _DAY = re.compile(r"(\d{4}-\d\d-\d\d)(?:[T ][0-9:.+\-Z]*)?")
 
 
@@ -58,9 +58,21 @@ def parse_close(value: Any) -> Decimal:
         close = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError(f"{value!r} is not a number") from None
-    if not close.is_finite() or not 0 < close < MAX_CLOSE:
+    if not close.is_finite() or not close > 0:
         raise ValueError(f"{value!r} is not a positive price")
+    problem = amount_problem(close)
+    if problem is not None:
+        raise ValueError(f"{value!r}: a close {problem}")
     return close
+
+
+def parse_close_day(value: Any) -> date:
+    """The date of a close: an ISO date (see ``parse_day``) within the ledger's dates."""
+    day = parse_day(value)
+    problem = date_problem(day)
+    if problem is not None:
+        raise ValueError(f"{value!r}: a date {problem}")
+    return day
 
 
 def parse_day(value: Any) -> date:
@@ -160,7 +172,7 @@ def _read_price_rows(reader: Any, wanted: str | None) -> ParsedPrices:  # a csv.
             else:
                 assert wanted is not None
                 row_symbol = wanted
-            day = parse_day(_cell(cells, i_date, "date"))
+            day = parse_close_day(_cell(cells, i_date, "date"))
             raw_close = cells[i_close].strip() if i_close < len(cells) else ""
             if raw_close.lower() in _MISSING:
                 parsed.skipped += 1
@@ -190,7 +202,7 @@ def parse_price_entries(entries: Any) -> list[PriceRow]:
             rows.append(
                 PriceRow(
                     normalize_symbol(entry.get("symbol")),
-                    parse_day(entry.get("date")),
+                    parse_close_day(entry.get("date")),
                     parse_close(entry.get("close")),
                 )
             )
@@ -275,6 +287,11 @@ def provider_from_env(environ: Mapping[str, str] | None = None) -> PriceProvider
 # The store
 
 
+def _usable(close: str) -> bool:
+    """False for a close stored before closes were bounded (1e-30): it is never read."""
+    return amount_problem(Decimal(close)) is None
+
+
 class PriceStore:
     def __init__(
         self,
@@ -343,10 +360,10 @@ class PriceStore:
             replies = await pipe.execute()
         found = {}
         for symbol, rows in zip(ordered, replies, strict=True):
-            if rows:
-                found[symbol] = {
-                    date.fromisoformat(d.decode()): c.decode() for d, c in rows.items()
-                }
+            series = {date.fromisoformat(d.decode()): c.decode() for d, c in rows.items()}
+            series = {d: c for d, c in series.items() if _usable(c)}
+            if series:
+                found[symbol] = series
         return found
 
     async def closes_of(
@@ -372,7 +389,8 @@ class PriceStore:
         for symbol, raw in zip(ordered, replies, strict=True):
             if raw:
                 day, _, close = raw.decode().partition(" ")
-                found[symbol] = (date.fromisoformat(day), Decimal(close))
+                if _usable(close):
+                    found[symbol] = (date.fromisoformat(day), Decimal(close))
         return found
 
     async def closes_on(
@@ -388,7 +406,9 @@ class PriceStore:
                 pipe.hget(self.keys.price_closes(symbol), day.isoformat())
             replies = await pipe.execute()
         found = {
-            pair: Decimal(raw.decode()) for pair, raw in zip(pairs, replies, strict=True) if raw
+            pair: Decimal(raw.decode())
+            for pair, raw in zip(pairs, replies, strict=True)
+            if raw and _usable(raw.decode())
         }
         missing = [pair for pair in pairs if pair not in found]
         if missing and self.provider is not None:

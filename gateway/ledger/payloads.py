@@ -19,12 +19,12 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from baas.core.ledger import CashEvent, Order, SnapshotPosition, parse_timestamp
+from baas.core.ledger.bounds import DATE_RANGE, amount_problem, time_problem
 from baas.core.ledger.events import CASH_EVENT_TYPES, ORDER_STATUSES, ORDER_TYPES, SIDES
 from baas.store.ledger import DEFAULT_BASE_CURRENCY, OrderInput
 from baas.store.ledger_prices import normalize_symbol
 from gateway.ledger.errors import LedgerError, invalid
 
-MAX_AMOUNT = Decimal(10) ** 15
 MAX_ID = 256
 MAX_NAME = 200
 MAX_NOTE = 2000
@@ -88,7 +88,7 @@ def _number(
     minimum: str | None = None,
     required: bool = True,
 ) -> Decimal | None:
-    """A finite number below 1e15 in size; ``minimum``: "positive" or "non-negative"."""
+    """A finite number within the ledger's bounds; ``minimum``: "positive" or "non-negative"."""
     if value is None:
         if required:
             errors.add(path, "is required")
@@ -106,8 +106,9 @@ def _number(
     except InvalidOperation:
         errors.add(path, "must be a number")
         return None
-    if not number.is_finite() or abs(number) >= MAX_AMOUNT:
-        errors.add(path, "must be a finite number smaller than 1e15")
+    problem = amount_problem(number) if number.is_finite() else "must be a finite number"
+    if problem is not None:
+        errors.add(path, problem)
         return None
     if minimum == "positive" and not number > 0:
         errors.add(path, "must be positive")
@@ -129,17 +130,22 @@ def _choice(
     return value
 
 
+TIME_EXPECTED = f"must be an ISO-8601 date-time from {DATE_RANGE} (UTC), e.g. 2026-04-18T14:31:22Z"
+
+
 def _time(value: Any, path: str, errors: Errors, now: datetime) -> datetime | None:
     if value is None:
         return now
-    if not isinstance(value, str):
-        errors.add(path, "must be an ISO-8601 date-time, e.g. 2026-04-18T14:31:22Z")
-        return None
     try:
-        return parse_timestamp(value)
+        if not isinstance(value, str):
+            raise ValueError
+        moment = parse_timestamp(value)
+        if time_problem(moment) is not None:
+            raise ValueError
     except ValueError:
-        errors.add(path, "must be an ISO-8601 date-time, e.g. 2026-04-18T14:31:22Z")
+        errors.add(path, TIME_EXPECTED)
         return None
+    return moment
 
 
 def _text(

@@ -58,7 +58,7 @@ async def log_types(desk: Desk, store, prefix: str) -> list[str]:
         ),
         (
             {"orders": [{**BUY, "quantity": 1e300}]},
-            "Validation failed: orders[0].quantity: must be a finite number smaller than 1e15",
+            "Validation failed: orders[0].quantity: must be smaller than 1e15 in size",
         ),
         (
             {"orders": [{"side": "buy", "quantity": 1}]},

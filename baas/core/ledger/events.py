@@ -59,7 +59,10 @@ def parse_timestamp(value: datetime | str) -> datetime:
         raise ValueError(f"not a timestamp: {value!r}")
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+00:10 is in year 0 in UTC
+        raise ValueError(f"{value.isoformat()} is outside the years 1 to 9999 in UTC") from None
 
 
 def utc_date(ts: datetime) -> date:

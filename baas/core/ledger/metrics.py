@@ -89,7 +89,10 @@ def cagr(total: float | None, years: float | None) -> float | None:
     """(1 + total) ** (1 / years) - 1."""
     if total is None or not years or years <= 0 or total < -1.0:
         return None
-    return _value((1.0 + total) ** (1.0 / years) - 1.0)
+    try:
+        return _value((1.0 + total) ** (1.0 / years) - 1.0)
+    except OverflowError:  # a large return over a few days: no meaningful annual rate
+        return None
 
 
 def volatility(r: np.ndarray) -> float | None:

@@ -16,6 +16,7 @@ from baas.core.ledger import (
     apply_order,
     apply_orders,
     apply_snapshot,
+    parse_timestamp,
     replay,
 )
 
@@ -326,3 +327,9 @@ def test_snapshot_event_in_replay_then_orders_continue_from_it():
     state = replay([order("buy", 10, 1), snapshot, order("sell", 20, 110, minutes=2)])
     assert state.positions["AAPL"].quantity == 30
     assert state.realized_pnl == 200
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+00:10", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_whose_offset_leaves_the_calendar_is_a_value_error(text):
+    with pytest.raises(ValueError, match="outside the years 1 to 9999 in UTC"):
+        parse_timestamp(text)

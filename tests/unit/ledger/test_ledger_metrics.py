@@ -31,7 +31,7 @@ from baas.core.ledger import (
     build_nav_series,
     performance_report,
 )
-from baas.core.ledger.metrics import daily_risk_free
+from baas.core.ledger.metrics import cagr, daily_risk_free
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 REL = 1e-9
@@ -472,3 +472,9 @@ def test_drawdown_from_the_first_day_starts_at_inception():
     assert report["drawdown"]["max_drawdown"] == pytest.approx(-0.1)
     assert report["drawdown"]["max_drawdown_duration_days"] == 2
     assert report["drawdown"]["current_drawdown"] == 0.0
+
+
+def test_a_cagr_beyond_a_float_is_undefined_not_an_error():
+    # A 1e14 return over one day: (1 + 1e14) ** 365 has no float.
+    assert cagr(1e14, 1 / 365) is None
+    assert cagr(0.1, 1.0) == pytest.approx(0.1)
