@@ -12,6 +12,7 @@ import orjson
 
 from baas.cli.store_access import store_session
 from baas.core.keyspace import Keyspace
+from baas.core.ledger.bounds import is_text
 from baas.settings import Settings
 from baas.store.ledger import LedgerStore, UnknownTenant
 from baas.store.ledger_prices import (
@@ -37,6 +38,8 @@ async def strategies_create(args: argparse.Namespace, settings: Settings) -> int
     currency = args.base_currency.strip().upper()
     if not name:
         return _error("--name must not be empty")
+    if not is_text(name):  # bytes that are not UTF-8 arrive as lone surrogates
+        return _error("--name must be UTF-8 text")
     if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
         return _error("--base-currency must be a 3-letter code, e.g. USD")
     async with store_session(settings) as store:

@@ -44,6 +44,7 @@ from gateway.ledger.auth import INVALID_KEY, authenticate_bearer, authenticate_s
 from gateway.ledger.context import ledger_services
 from gateway.ledger.errors import LedgerError, json_response, ledger_endpoint
 from gateway.ledger.payloads import (
+    NOT_TEXT,
     parse_benchmark,
     parse_cash,
     parse_json,
@@ -52,6 +53,7 @@ from gateway.ledger.payloads import (
     parse_performance,
     parse_snapshot,
     parse_strategy,
+    unpaired_surrogates,
 )
 from gateway.ledger.present import cash_view, number, order_view
 from gateway.services import services
@@ -64,9 +66,16 @@ CSV_TYPES = frozenset({"text/csv", "text/plain", "application/csv"})
 
 def _tenant_json(body: bytes) -> Any:
     try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_no_constant)
+        document = json.loads(body, parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}") from None
+    paths = list(unpaired_surrogates(document))
+    if paths:
+        raise unprocessable(
+            "The body holds text that is not Unicode.",
+            [FieldError(p, NOT_TEXT) for p in paths[:10]],
+        )
+    return document
 
 
 def _no_constant(name: str) -> Any:

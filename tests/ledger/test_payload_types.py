@@ -117,3 +117,59 @@ async def test_strategy_and_key_names_with_a_wrong_type_are_422_naming_them(desk
     for value in (*ANY_WRONG, 5):
         answer = await desk.client.post(keys, json={"name": value}, headers=desk.tenant_headers)
         assert (answer.status_code, paths(answer)) == (422, ["name"]), value
+
+
+LONE = "\\ud800"  # in a JSON text: a valid escape, but no Unicode character
+
+
+async def post_raw(desk: Desk, url: str, text: str, headers: dict[str, str]) -> Any:
+    return await desk.client.post(url, content=text.encode(), headers=headers)
+
+
+async def test_a_lone_surrogate_in_any_ledger_string_is_422_naming_it(desk: Desk):
+    order = _fields(ORDER)
+    cases = [
+        (desk.url("orders"), f'{{"orders": [{{{order}, "external_order_id": "a{LONE}"}}]}}'),
+        (desk.url("orders"), f'{{"orders": [{{{order}, "symbol": "{LONE}"}}]}}'),
+        (desk.url("orders"), f'{{"orders": [{{{order}, "details": {{"k": ["{LONE}"]}}}}]}}'),
+        (desk.url("orders"), f'{{"orders": [{{{order}, "details": {{"{LONE}": 1}}}}]}}'),
+        (desk.url("cash"), f'{{{_fields(CASH)}, "external_id": "{LONE}"}}'),
+        (desk.url("cash"), f'{{{_fields(CASH)}, "note": "{LONE}"}}'),
+    ]
+    expected = [
+        "orders[0].external_order_id",
+        "orders[0].symbol",
+        "orders[0].details.k[0]",
+        "orders[0].details.\\ud800",
+        "external_id",
+        "note",
+    ]
+    for (url, text), path in zip(cases, expected, strict=True):
+        answer = await post_raw(desk, url, text, desk.bearer())
+        assert (answer.status_code, paths(answer)) == (422, [path]), answer.text
+    keys = f"/strategies/{desk.strategy_id}/api-keys"
+    answer = await post_raw(desk, keys, f'{{"name": "{LONE}"}}', desk.tenant_headers)
+    assert (answer.status_code, paths(answer)) == (422, ["name"])
+    tenant = f"/tenants/{desk.tenant.tenant_id}/api"
+    answer = await post_raw(
+        desk, f"{tenant}/strategies", f'{{"name": "{LONE}"}}', desk.tenant_headers
+    )
+    assert (answer.status_code, paths(answer)) == (422, ["name"])
+    prices = f'{{"prices": [{{"symbol": "A{LONE}", "date": "2024-01-02", "close": 1}}]}}'
+    answer = await post_raw(desk, f"{tenant}/prices", prices, desk.tenant_headers)
+    assert (answer.status_code, paths(answer)) == (422, ["prices[0].symbol"])
+    assert (await desk.state())["last_order_at"] is None
+
+
+async def test_a_surrogate_in_a_path_or_query_is_a_4xx(desk: Desk):
+    for url in (
+        "/api/v1/strategies/%ED%A0%80/state",
+        f"/tenants/{desk.tenant.tenant_id}/api/prices/%ED%A0%80",
+        "/strategies/%ED%A0%80/api-keys",
+    ):
+        answer = await desk.client.get(url, headers={**desk.tenant_headers, **desk.bearer()})
+        assert 400 <= answer.status_code < 500, (url, answer.text)
+    answer = await desk.client.get(
+        desk.url("performance") + "?benchmark=%ED%A0%80", headers=desk.bearer()
+    )
+    assert answer.status_code == 422, answer.text
