@@ -254,6 +254,8 @@ class Projection:
     # The newest effective order or snapshot applied: an order dated before it means a replay.
     last_position_at: datetime | None = None
     symbols: set[str] = field(default_factory=set)  # every symbol ordered or snapshotted
+    # Written before the state kept the last fills: advancing it needs the whole history.
+    stale: bool = False
 
     def to_json(self) -> bytes:
         state = self.state
@@ -272,6 +274,9 @@ class Projection:
                     for symbol, p in state.positions.items()
                 },
                 "last_order_at": _iso_or_none(state.last_order_at),
+                "last_fills": {
+                    s: [at.isoformat(), str(p)] for s, (at, p) in state.last_fills.items()
+                },
                 "last_position_at": _iso_or_none(self.last_position_at),
                 "symbols": sorted(self.symbols),
             }
@@ -297,14 +302,20 @@ class Projection:
             fees_paid=Decimal(doc["fees_paid"]),
             cash_totals={k: Decimal(v) for k, v in doc["cash_totals"].items()},
             last_order_at=_parse_time(doc["last_order_at"]),
+            last_fills={
+                s: (datetime.fromisoformat(at), Decimal(p))
+                for s, (at, p) in doc.get("last_fills", {}).items()
+            },
         )
-        return cls(state, version, _parse_time(doc["last_position_at"]), set(doc["symbols"]))
+        last_position_at = _parse_time(doc["last_position_at"])
+        stale = "last_fills" not in doc
+        return cls(state, version, last_position_at, set(doc["symbols"]), stale)
 
     def advance(self, events: list[LedgerEvent]) -> bool:
         """Apply ``events`` (in the order recorded) if none needs a replay; False if one does."""
         moves = [e for e in events if _moves_positions(e)]
         last = self.last_position_at
-        if last is not None and any(e.timestamp < last for e in moves):
+        if self.stale or (last is not None and any(e.timestamp < last for e in moves)):
             return False
         replay(events, self.state)  # stable sort by time: ties keep the order recorded
         self._note(events)
@@ -315,6 +326,7 @@ class Projection:
         self.state = replay(history)
         self.last_position_at = None
         self.symbols = set()
+        self.stale = False
         self._note(history)
 
     def _note(self, events: Iterable[LedgerEvent]) -> None:
@@ -604,7 +616,10 @@ class LedgerStore:
         version, state = await self.store.hmget(
             self.keys.ledger_state(tenant_id, strategy_id), ["version", "state"]
         )
-        return Projection.from_json(state, int(version or 0))
+        projection = Projection.from_json(state, int(version or 0))
+        if projection.stale:  # until the next write stores it again
+            projection.rebuild(await self.history(tenant_id, strategy_id))
+        return projection
 
     async def history_documents(self, tenant_id: str, strategy_id: str) -> list[bytes]:
         """The strategy's ledger events as recorded (log entries' JSON), oldest first."""

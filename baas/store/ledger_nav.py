@@ -37,7 +37,7 @@ from baas.core.ledger import (
     SnapshotPosition,
 )
 
-FORMAT = 1
+FORMAT = 2  # 2: the state keeps the last fill of each symbol
 _MASK = (1 << 64) - 1
 
 
@@ -155,6 +155,7 @@ def checkpoint_document(checkpoint: NavCheckpoint) -> dict[str, Any]:
             "fees_paid": str(state.fees_paid),
             "cash_totals": [[kind, str(total)] for kind, total in state.cash_totals.items()],
             "last_order_at": _time(state.last_order_at),
+            "last_fills": [[s, _time(at), str(p)] for s, (at, p) in state.last_fills.items()],
         },
         "pending": [event_document(e) for e in checkpoint.pending],
         "points": [
@@ -186,6 +187,9 @@ def checkpoint_from_document(doc: Mapping[str, Any]) -> NavCheckpoint:
         fees_paid=Decimal(s["fees_paid"]),
         cash_totals={kind: Decimal(total) for kind, total in s["cash_totals"]},
         last_order_at=_parse_time(s["last_order_at"]),
+        last_fills={
+            symbol: (datetime.fromisoformat(at), Decimal(p)) for symbol, at, p in s["last_fills"]
+        },
     )
     starting = doc["starting_equity"]
     return NavCheckpoint(

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from baas.core.ledger import (
     mark_to_market,
+    newest_prices,
     performance_report,
 )
 from baas.core.problems import FieldError, Problem, bad_request, unprocessable
@@ -325,7 +326,7 @@ async def get_state(request: Request) -> Response:
     projection = await ls.ledger.projection(caller.tenant_id, strategy_id)
     state = projection.state
     latest = await ls.prices.latest(state.positions)
-    valuation = mark_to_market(state, {symbol: close for symbol, (_, close) in latest.items()})
+    valuation = mark_to_market(state, newest_prices(latest, state.last_fills))
     positions = [
         {
             "symbol": symbol,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import orjson
 
+from baas.core.trading.paper import PaperAccount
 from baas.store.ledger import LedgerStore
+from baas.store.ledger_prices import PriceStore
 
 
 async def test_paper_fills_reach_the_default_strategy_with_the_starting_cash(desk):
@@ -40,3 +43,33 @@ async def test_fills_go_to_the_alert_strategy_once_even_when_handled_again(desk)
     state = (await ledger.projection(desk.tenant.tenant_id, strategy.strategy_id)).state
     assert state.positions["AAPL"].quantity == 3
     assert state.cash == Decimal(100_000) - 300
+
+
+async def test_the_ledger_values_fills_as_the_paper_account_does_whatever_old_closes_it_has(desk):
+    """Closes imported up to 2013, fills now: a fill's price is the symbol's newest price, so the
+    strategy's /state, /nav and /performance give the paper account's equity (#11.11)."""
+    await PriceStore(desk.store, desk.keyspace).put(
+        "AAPL", {date(2013, 12, 30): Decimal("27.50"), date(2013, 12, 31): Decimal("27.95")}
+    )
+    await desk.alert()
+    await desk.signal(Quantity=10, Price=421.0)
+    await desk.signal(Data="sell", Quantity=4, Price=430.5)
+    await desk.drain()
+    paper = PaperAccount.from_dict(await desk.account()).equity()
+    assert paper == Decimal(100_000) - 10 * 421 + Decimal("4") * Decimal("430.5") + 6 * Decimal(
+        "430.5"
+    )
+
+    ledger = LedgerStore(desk.store, desk.keyspace)
+    strategy_id = await ledger.default_strategy_id(desk.tenant.tenant_id)
+    key = await desk.client.post(f"/strategies/{strategy_id}/api-keys", headers=desk.headers)
+    bearer = {"Authorization": f"Bearer {key.json()['plaintext']}"}
+    base = f"/api/v1/strategies/{strategy_id}"
+    state = (await desk.client.get(f"{base}/state", headers=bearer)).json()
+    assert Decimal(str(state["nav"]["total_equity"])) == paper
+    for benchmark in ("", "SPY"):
+        query = {"benchmark": benchmark}
+        nav = (await desk.client.get(f"{base}/nav", headers=bearer, params=query)).json()["nav"]
+        assert Decimal(str(nav[-1]["total_equity"])) == paper
+        report = (await desk.client.get(f"{base}/performance", headers=bearer, params=query)).json()
+        assert Decimal(str(report["ending_equity"])) == paper

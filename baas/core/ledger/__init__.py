@@ -38,6 +38,7 @@ from baas.core.ledger.nav import (
     build_nav_series,
     extend_nav_series,
     mark_to_market,
+    newest_prices,
 )
 from baas.core.ledger.performance import benchmark_returns, performance_report
 
@@ -72,6 +73,7 @@ __all__ = [
     "compute_metrics",
     "extend_nav_series",
     "mark_to_market",
+    "newest_prices",
     "parse_timestamp",
     "performance_report",
     "replay",

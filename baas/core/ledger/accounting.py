@@ -62,6 +62,8 @@ class LedgerState:
     # Signed sum of cash events per event type.
     cash_totals: dict[str, Decimal] = field(default_factory=dict)
     last_order_at: datetime | None = None
+    # Per symbol, the newest effective fill's time and price: a price of the symbol at that time.
+    last_fills: dict[str, tuple[datetime, Decimal]] = field(default_factory=dict)
 
     def copy(self) -> LedgerState:
         """An independent copy (positions are mutable; amounts and times are not)."""
@@ -75,6 +77,7 @@ class LedgerState:
             self.fees_paid,
             dict(self.cash_totals),
             self.last_order_at,
+            dict(self.last_fills),
         )
 
     @property
@@ -126,9 +129,12 @@ def _apply_order(state: LedgerState, order: Order) -> Decimal:
     last = state.last_order_at
     if last is None or at > last:
         state.last_order_at = at
+    symbol = order.symbol
+    fill = state.last_fills.get(symbol)
+    if fill is None or at >= fill[0]:
+        state.last_fills[symbol] = (at, price)
 
     positions = state.positions
-    symbol = order.symbol
     position = positions.get(symbol)
     if position is None:
         positions[symbol] = Position(symbol, delta, price, at)

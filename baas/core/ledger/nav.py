@@ -2,7 +2,8 @@
 
 Sessions
     A session is a date on which a close exists for the benchmark, or for a symbol the
-    strategy holds at that date or trades in the events that fall due on it. Weekends
+    strategy holds at that date or trades in the events that fall due on it, and a date
+    with a fill (an effective order: its price is a price of its symbol that day). Weekends
     and holidays therefore add no zero returns, while a symbol that trades every day
     (crypto) makes every day a session while it is held.
 
@@ -13,8 +14,10 @@ Sessions
     day after the last close known. Events after it wait for a later close.
 
 Valuation
-    NAV_t = cash_t + sum(quantity * mark). The mark is the symbol's close that session,
-    else its last close before, else (no close known at all) the position's cost basis.
+    NAV_t = cash_t + sum(quantity * mark). The mark is the symbol's newest price by then:
+    its close that session (a close is the end of its day), else its last fill or close
+    before, whichever is newer, else (no price known at all) the position's cost basis.
+    A close older than a fill never values the position after it.
 
 Returns
     F_t is the session's external flow: deposits and withdrawals (signed), plus the
@@ -206,16 +209,30 @@ class CloseSeries(Mapping[date, Price]):
 
 def _split(
     series: Mapping[date, Price], floor: date
-) -> tuple[Price | None, list[tuple[date, Price]]]:
-    """The last close on or before ``floor``, and the closes after it."""
+) -> tuple[tuple[date, Price] | None, list[tuple[date, Price]]]:
+    """The last close on or before ``floor`` (with its date), and the closes after it."""
     if isinstance(series, CloseSeries):
         dates = series.dates
         k = series.count_through(floor)
-        last = series[dates[k - 1]] if k else None
+        last = (dates[k - 1], series[dates[k - 1]]) if k else None
         return last, [(d, series[d]) for d in dates[k:]]
     before = [d for d in series if d <= floor]
-    last = series[max(before)] if before else None
+    last = (max(before), series[max(before)]) if before else None
     return last, [(d, close) for d, close in series.items() if d > floor]
+
+
+def newest_prices(
+    closes: Mapping[str, tuple[date, Price]], fills: Mapping[str, tuple[datetime, Decimal]]
+) -> dict[str, Decimal]:
+    """Each symbol's newest price: its last close (dated: the end of that day), or its last fill
+    (``LedgerState.last_fills``) when that fill is dated after the close."""
+    with localcontext(ACCOUNTING_CONTEXT):
+        prices = {symbol: to_decimal(close) for symbol, (_, close) in closes.items()}
+        for symbol, (at, price) in fills.items():
+            close = closes.get(symbol)
+            if close is None or utc_date(at) > close[0]:
+                prices[symbol] = price
+        return prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,8 +337,8 @@ def extend_nav_series(
     floor = through if through is not None else inception - timedelta(days=1)
 
     with localcontext(ACCOUNTING_CONTEXT):
-        # A symbol's mark is its last close on or before the day being valued.
-        marks: dict[str, Decimal] = {}
+        # A symbol's mark is its newest price (close or fill) by the day being valued.
+        last_closes: dict[str, tuple[date, Price]] = {}
         by_date: dict[date, list[tuple[str, Price]]] = defaultdict(list)
         for symbol in relevant:
             series = closes.get(symbol)
@@ -329,9 +346,12 @@ def extend_nav_series(
                 continue
             before, after = _split(series, floor)
             if before is not None:
-                marks[symbol] = to_decimal(before)
+                last_closes[symbol] = before
             for d, close in after:
                 by_date[d].append((symbol, close))
+        marks = newest_prices(last_closes, checkpoint.state.last_fills)
+        fill_dates = {d for e, d in zip(ordered, event_dates, strict=True) if isinstance(e, Order)}
+        fill_dates = {d for d in fill_dates if d > floor}
 
         state = checkpoint.state.copy()
         points = list(checkpoint.points)
@@ -341,7 +361,7 @@ def extend_nav_series(
         saved: NavCheckpoint | None = None
         i = 0
         n = len(ordered)
-        for d in sorted(by_date):
+        for d in sorted(by_date.keys() | fill_dates):
             if saved is None and d >= stop:
                 saved = NavCheckpoint(
                     benchmark,
@@ -355,18 +375,20 @@ def extend_nav_series(
                     starting_equity,
                     symbols,
                 )
-            today = by_date[d]
+            today = by_date.get(d, [])
             for symbol, close in today:
                 marks[symbol] = to_decimal(close)
             through = d
             j = bisect.bisect_right(event_dates, d, lo=i)
-            if not _is_session(today, benchmark, state, ordered, i, j):
+            if d not in fill_dates and not _is_session(today, benchmark, state, ordered, i, j):
                 continue
             flow = ZERO
             for k in range(i, j):
                 event = ordered[k]
                 if isinstance(event, Order):
                     _apply_order(state, event)
+                    if event.price is not None and all(s != event.symbol for s, _ in today):
+                        marks[event.symbol] = event.price  # today's close, if any, is newer
                 elif isinstance(event, CashEvent):
                     _apply_cash_event(state, event)
                     if event.is_external_flow:

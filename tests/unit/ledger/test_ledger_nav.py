@@ -64,15 +64,27 @@ def test_weekends_add_no_sessions():
     assert all(p.daily_return == 0.0 for p in series.points)
 
 
-def test_order_on_saturday_counts_on_monday():
+def test_an_order_on_saturday_is_a_session_at_its_fill_price():
     closes = {"AAA": {FRI: 10.0, MON: 11.0, TUE: 12.0}, "SPX": {FRI: 1.0, MON: 1.0, TUE: 1.0}}
     events = [deposit(1000, FRI), buy("AAA", 10, 10.5, SAT)]
     series = by_date(build_nav_series(events, closes, benchmark="SPX"))
-    assert list(series) == [FRI, MON, TUE]
+    assert list(series) == [FRI, SAT, MON, TUE]
     assert series[FRI].market_value == 0 and series[FRI].cash_balance == 1000
+    assert (series[SAT].market_value, series[SAT].cash_balance) == (105, 895)
     assert series[MON].market_value == 110
-    assert series[MON].cash_balance == 895
     assert series[MON].daily_return == pytest.approx(1005 / 1000 - 1, rel=1e-12)
+
+
+def test_a_fill_after_the_last_close_values_the_position_not_the_old_close():
+    # Closes end on Friday; a fill on Tuesday is the symbol's newest price from then on.
+    closes = {"AAA": {FRI: 27.95}}
+    events = [deposit(1000, FRI), buy("AAA", 2, 421, TUE)]
+    series = build_nav_series(events, closes)
+    last = series.points[-1]
+    assert (last.date, last.market_value, last.total_equity) == (TUE, 842, 1000)
+    # A close of the fill's own day is newer (the end of the day); an older one is not.
+    later = build_nav_series(events, {"AAA": {FRI: 27.95, TUE: 430}})
+    assert later.points[-1].market_value == 860
 
 
 def test_a_deposit_alone_waits_for_a_session():
@@ -85,7 +97,7 @@ def test_a_deposit_alone_waits_for_a_session():
 
 def test_inception_is_the_first_session_on_or_after_the_first_event():
     closes = {"AAA": {FRI: 10.0, MON: 11.0}}
-    series = build_nav_series([deposit(1000, SUN), buy("AAA", 1, 10, SUN)], closes)
+    series = build_nav_series([deposit(1000, SUN), buy("AAA", 1, 11, MON)], closes)
     assert series.inception_date == MON
     assert series.points[0].external_flow == 1000
     assert series.starting_equity == 1000

@@ -66,7 +66,7 @@ DAYS = sorted(CLOSES[BENCH])
 
 
 def reference_nav_series(events, closes, *, benchmark=None) -> NavSeries:
-    """build_nav_series as it was before checkpoints (one pass over the whole history)."""
+    """build_nav_series in one pass over the whole history, as it was before checkpoints."""
     ordered = sorted((e for e in events if _is_effective(e)), key=attrgetter("timestamp"))
     if not ordered:
         return NavSeries(())
@@ -95,18 +95,23 @@ def reference_nav_series(events, closes, *, benchmark=None) -> NavSeries:
         prev_nav = Decimal(0)
         starting_equity = None
         i, n = 0, len(ordered)
-        for d in sorted(by_date):
-            today = by_date[d]
+        # A fill is a price of its symbol: its date is a session, and it marks the symbol
+        # until a newer close (today's close is the end of the day: newer than today's fills).
+        fill_dates = {d for e, d in zip(ordered, event_dates, strict=True) if isinstance(e, Order)}
+        for d in sorted(by_date.keys() | fill_dates):
+            today = by_date.get(d, [])
             for symbol, close in today:
                 marks[symbol] = to_decimal(close)
             j = bisect.bisect_right(event_dates, d, lo=i)
-            if not _is_session(today, benchmark, state, ordered, i, j):
+            if d not in fill_dates and not _is_session(today, benchmark, state, ordered, i, j):
                 continue
             flow = Decimal(0)
             for k in range(i, j):
                 event = ordered[k]
                 if isinstance(event, Order):
                     _apply_order(state, event)
+                    if event.symbol not in {s for s, _ in today}:
+                        marks[event.symbol] = event.price
                 elif isinstance(event, CashEvent):
                     _apply_cash_event(state, event)
                     if event.is_external_flow:
@@ -261,6 +266,13 @@ def closes_until(closes, until: date | None, sorted_series: bool):
     return {s: CloseSeries(c) for s, c in kept.items()} if sorted_series else kept
 
 
+def still_holds(checkpoint: NavCheckpoint, before, now) -> bool:
+    """Whether the closes up to the checkpoint's date are those it was made with (the store's
+    fingerprint check)."""
+    old = fingerprints(checkpoint, {s: FingerprintedCloses(c) for s, c in before.items()})
+    return old == fingerprints(checkpoint, {s: FingerprintedCloses(c) for s, c in now.items()})
+
+
 def through_the_store(checkpoint: NavCheckpoint, closes) -> NavCheckpoint:
     fingerprinted = {s: FingerprintedCloses(c) for s, c in closes.items()}
     record = NavRecord(7, "digest", 3, fingerprints(checkpoint, fingerprinted), checkpoint)
@@ -275,10 +287,15 @@ def test_extending_from_checkpoints_is_building_the_whole_history(story, sorted_
     closes, benchmark, steps = story
     history: list = []
     checkpoint = NavCheckpoint(benchmark=benchmark)
+    before = closes_until(closes, None, sorted_series)
     for chunk, until, keep in steps:
         now = closes_until(closes, until, sorted_series)
         assert checkpoint.accepts(chunk)
-        projection = extend_nav_series(checkpoint, chunk, now)
+        if still_holds(checkpoint, before, now):
+            projection = extend_nav_series(checkpoint, chunk, now)
+        else:  # a fill made a session of a date whose close came later: the store rebuilds
+            projection = build_nav_projection(history + chunk, now, benchmark=benchmark)
+        before = now
         history += chunk
         expected = reference_nav_series(history, now, benchmark=benchmark)
         assert exactly(projection.series) == exactly(expected)
@@ -290,7 +307,10 @@ def test_extending_from_checkpoints_is_building_the_whole_history(story, sorted_
             checkpoint = through_the_store(checkpoint, now)
     # The closes up to the end arrive, then nothing more: the same series again.
     everything = closes_until(closes, None, sorted_series)
-    final = extend_nav_series(checkpoint, [], everything)
+    if still_holds(checkpoint, before, everything):
+        final = extend_nav_series(checkpoint, [], everything)
+    else:
+        final = build_nav_projection(history, everything, benchmark=benchmark)
     expected = reference_nav_series(history, everything, benchmark=benchmark)
     assert exactly(final.series) == exactly(expected)
 
@@ -324,27 +344,32 @@ def test_a_late_order_extends_ten_years_from_the_last_day():
     whole = build_nav_series([*history, late], CLOSES, benchmark=BENCH)
     assert exactly(extended.series) == exactly(whole)
     assert extended.series.points[-2] is projection.series.points[-2]  # not recomputed
-    # An order dated after the last close waits for one; the checkpoint moves to the last day.
+    # An order dated after the last close is a session of its own, at its fill price; the
+    # checkpoint moves to the last day.
     after = Order("IBM", "buy", D(1), D(190), at(DAYS[-1] + timedelta(days=1), 15))
-    waiting = extend_nav_series(extended.checkpoint, [after], CLOSES)
-    assert exactly(waiting.series) == exactly(whole)
-    assert waiting.checkpoint.through == DAYS[-1] and waiting.checkpoint.pending == (after,)
+    beyond = extend_nav_series(extended.checkpoint, [after], CLOSES)
+    assert exactly(beyond.series) == exactly(
+        build_nav_series([*history, late, after], CLOSES, benchmark=BENCH)
+    )
+    assert beyond.series.latest_date == DAYS[-1] + timedelta(days=1)
+    assert beyond.checkpoint.through == DAYS[-1] and beyond.checkpoint.pending == (after,)
 
 
 def test_events_waiting_for_a_session_stay_pending():
-    # Nothing held, no benchmark: Friday's AAPL close makes no session, so Friday's deposit
-    # waits with Saturday's order for Monday's close, which comes later.
+    # Nothing held, no benchmark: no close makes a session, so Friday's deposit and
+    # Saturday's dividend wait for Monday's order.
     fri, sat, mon = date(2008, 3, 7), date(2008, 3, 8), date(2008, 3, 10)
     deposit = CashEvent("deposit", D(1000), at(fri))
-    order = Order("AAPL", "buy", D(2), D(120), at(sat))
+    dividend = CashEvent("dividend", D(3), at(sat))
     first = closes_until(CLOSES, fri, True)
-    projection = build_nav_projection([deposit, order], first)
+    projection = build_nav_projection([deposit, dividend], first)
     assert projection.series.points == ()
-    assert projection.checkpoint.through == fri
-    assert projection.checkpoint.pending == (deposit, order)
+    assert projection.checkpoint.through is None
+    assert projection.checkpoint.pending == (deposit, dividend)
+    order = Order("AAPL", "buy", D(2), D(120), at(mon))
     later = closes_until(CLOSES, mon, True)
-    extended = extend_nav_series(projection.checkpoint, [], later)
-    assert exactly(extended.series) == exactly(build_nav_series([deposit, order], later))
+    extended = extend_nav_series(projection.checkpoint, [order], later)
+    assert exactly(extended.series) == exactly(build_nav_series([deposit, dividend, order], later))
     assert extended.series.points[0].external_flow == 1000
 
 
