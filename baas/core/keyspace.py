@@ -135,14 +135,22 @@ class Keyspace:
         """Sorted set: a ledger key's recent requests (sliding-window limiter)."""
         return f"{self.prefix}:{{t:{tenant_id}}}:ledger:rl:{key_id}"
 
-    # Prices (tenant-independent; one hash tag per symbol)
-    def price_closes(self, symbol: str) -> str:
+    # Prices: shared (the operator's; one hash tag per symbol) or a tenant's own
+    def price_closes(self, symbol: str, tenant_id: str | None = None) -> str:
         """Hash: ISO date → daily close (decimal string) of one symbol."""
+        if tenant_id is not None:
+            return f"{self.prefix}:{{t:{tenant_id}}}:px:{symbol}:closes"
         return f"{self.prefix}:{{px:{symbol}}}:closes"
 
-    def price_latest(self, symbol: str) -> str:
+    def price_latest(self, symbol: str, tenant_id: str | None = None) -> str:
         """String: ``<date> <close>`` of the symbol's latest close known."""
+        if tenant_id is not None:
+            return f"{self.prefix}:{{t:{tenant_id}}}:px:{symbol}:latest"
         return f"{self.prefix}:{{px:{symbol}}}:latest"
+
+    def tenant_price_symbols(self, tenant_id: str) -> str:
+        """Set: the symbols a tenant imported closes of."""
+        return f"{self.prefix}:{{t:{tenant_id}}}:px-symbols"
 
     @property
     def price_generation(self) -> str:

@@ -14,10 +14,11 @@ way. The whole history is replayed (a rebuild) only when the checkpoint no longe
   the ledger that changed it), or no record at all.
 
 Each process keeps the projections it served (by strategy and benchmark) and the closes it read
-(by price generation); the store keeps a record per strategy and benchmark (``NavRecord``, at most
-``MAX_BENCHMARKS``), written after a rebuild, when the checkpoint moves to a later date, or after
-``PERSIST_EVERY`` events, so that another process (or this one after a restart) starts from it and
-reads only the history entries after it. Both are checked against the store on each read.
+(per tenant, as the tenant sees them, by price generation); the store keeps a record per strategy
+and benchmark (``NavRecord``, at most ``MAX_BENCHMARKS``), written after a rebuild, when the
+checkpoint moves to a later date, or after ``PERSIST_EVERY`` events, so that another process (or
+this one after a restart) starts from it and reads only the history entries after it. Both are
+checked against the store on each read.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ class NavCache:
         self.size = strategies
         self.stats = NavStats()
         self._navs: OrderedDict[tuple[str, str, str | None], _Nav] = OrderedDict()
-        self._closes: dict[str, tuple[int, FingerprintedCloses | None]] = {}
+        # (tenant, symbol) → the price generation read at and the closes the tenant sees.
+        self._closes: dict[tuple[str, str], tuple[int, FingerprintedCloses | None]] = {}
         self._locks: dict[tuple[str, str, str | None], tuple[asyncio.Lock, int]] = {}
 
     async def nav(
@@ -133,7 +135,7 @@ class NavCache:
             self._remember(key, entry)
         bench: Mapping[date, str] = {}
         if benchmark:
-            found = (await self._closes_of({benchmark}, entry.generation)).get(benchmark)
+            found = (await self._closes_of(tenant_id, {benchmark}, entry.generation)).get(benchmark)
             if found is not None:
                 bench = found.series
         return entry.projection.series, bench
@@ -170,7 +172,9 @@ class NavCache:
         if not checkpoint.accepts(new):
             return await self._rebuild(key, entry)  # a backfill
         closes = await self._closes_of(
-            checkpoint.symbols | _symbols(new) | ({benchmark} if benchmark else set()), generation
+            tenant_id,
+            checkpoint.symbols | _symbols(new) | ({benchmark} if benchmark else set()),
+            generation,
         )
         if generation != entry.generation:
             held = fingerprints(checkpoint, closes)
@@ -222,7 +226,7 @@ class NavCache:
             if len(page) < HISTORY_PAGE:
                 break
         closes = await self._closes_of(
-            _symbols(events) | ({benchmark} if benchmark else set()), generation
+            tenant_id, _symbols(events) | ({benchmark} if benchmark else set()), generation
         )
         series_closes = {s: c.series for s, c in closes.items() if c is not None}
         if len(events) > INLINE_EVENTS:
@@ -286,20 +290,22 @@ class NavCache:
         entry.stored_through = entry.projection.checkpoint.through
         self.stats.stores += 1
 
-    async def _closes_of(self, symbols: set[str], generation: int) -> Closes:
-        stale = [s for s in symbols if self._closes.get(s, (-2, None))[0] != generation]
+    async def _closes_of(self, tenant_id: str, symbols: set[str], generation: int) -> Closes:
+        """The closes ``tenant_id`` sees (the shared ones and its own) of ``symbols``."""
+        cached = self._closes
+        stale = [s for s in symbols if cached.get((tenant_id, s), (-2, None))[0] != generation]
         if stale:
-            fresh = await self.prices.closes(stale)
+            fresh = await self.prices.closes(stale, tenant_id)
             for symbol in stale:
                 rows = fresh.get(symbol)
-                _, old = self._closes.get(symbol, (-2, None))
+                _, old = cached.get((tenant_id, symbol), (-2, None))
                 if not rows:
-                    self._closes[symbol] = (generation, None)
+                    cached[tenant_id, symbol] = (generation, None)
                 elif old is not None and old.series == rows:
-                    self._closes[symbol] = (generation, old)  # unchanged: keep its sums
+                    cached[tenant_id, symbol] = (generation, old)  # unchanged: keep its sums
                 else:
-                    self._closes[symbol] = (generation, FingerprintedCloses(rows))
-        return {s: c for s in symbols if (c := self._closes[s][1]) is not None}
+                    cached[tenant_id, symbol] = (generation, FingerprintedCloses(rows))
+        return {s: c for s in symbols if (c := cached[tenant_id, s][1]) is not None}
 
     @asynccontextmanager
     async def _exclusive(self, key: tuple[str, str, str | None]) -> AsyncIterator[None]:

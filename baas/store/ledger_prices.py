@@ -3,7 +3,9 @@ reads them (order prices, marks, NAV, benchmarks).
 
 Layout (see ``Keyspace``): per symbol, a hash ``{px:SYMBOL}:closes`` of ISO date → close (an exact
 decimal string) and ``{px:SYMBOL}:latest`` (``<date> <close>`` of the newest date); a global set
-of the symbols known. Prices are shared by every tenant. A close that is not in the store is
+of the symbols known. These are shared by every tenant (the operator's imports, the provider's
+closes). A tenant's own imports live under its hash tag (``{t:TENANT}:px:SYMBOL:closes``) and win,
+for that tenant, over the shared close of the same date. A close that is not in the store is
 never invented: no interpolation, no carrying over into a missing date when an order's price is
 resolved (the NAV carries a held symbol's last close, see ``baas.core.ledger.nav``).
 """
@@ -306,8 +308,11 @@ class PriceStore:
         # A close asked of the provider brings the days before it too (one call, a week's cache).
         self.provider_days = provider_days
 
-    async def put(self, symbol: str, closes: Mapping[date, Decimal]) -> int:
-        """Write ``closes`` of one symbol (replacing closes of the same dates); the new dates."""
+    async def put(
+        self, symbol: str, closes: Mapping[date, Decimal], tenant_id: str | None = None
+    ) -> int:
+        """Write ``closes`` of one symbol (replacing closes of the same dates), shared or
+        ``tenant_id``'s own; the number of new dates."""
         symbol = normalize_symbol(symbol)
         pairs = sorted((d.isoformat(), close_text(c)) for d, c in closes.items())
         added = 0
@@ -317,25 +322,32 @@ class PriceStore:
                 await self.store.fcall(
                     "baas_prices_put",
                     2,
-                    self.keys.price_closes(symbol),
-                    self.keys.price_latest(symbol),
+                    self.keys.price_closes(symbol, tenant_id),
+                    self.keys.price_latest(symbol, tenant_id),
                     *args,
                 )
             )
         if pairs:
+            symbols = (
+                self.keys.price_symbols
+                if tenant_id is None
+                else self.keys.tenant_price_symbols(tenant_id)
+            )
             async with self.store.pipeline(transaction=False) as pipe:
-                pipe.sadd(self.keys.price_symbols, symbol)
+                pipe.sadd(symbols, symbol)
                 pipe.incr(self.keys.price_generation)
                 await pipe.execute()
         return added
 
-    async def import_rows(self, rows: Iterable[PriceRow], skipped: int = 0) -> ImportResult:
+    async def import_rows(
+        self, rows: Iterable[PriceRow], skipped: int = 0, tenant_id: str | None = None
+    ) -> ImportResult:
         by_symbol: dict[str, dict[date, Decimal]] = {}
         for row in rows:
             by_symbol.setdefault(row.symbol, {})[row.day] = row.close
         added = 0
         for symbol, closes in by_symbol.items():
-            added += await self.put(symbol, closes)
+            added += await self.put(symbol, closes, tenant_id)
         days = [d for closes in by_symbol.values() for d in closes]
         return ImportResult(
             imported=sum(len(c) for c in by_symbol.values()),
@@ -347,69 +359,101 @@ class PriceStore:
         )
 
     async def symbols(self) -> list[str]:
+        """The symbols with shared closes."""
         return sorted(m.decode() for m in await self.store.smembers(self.keys.price_symbols))
 
-    async def closes(self, symbols: Collection[str]) -> dict[str, dict[date, str]]:
-        """Every close of each symbol (exact decimal strings); a symbol without any is left out."""
+    def _sources(self, tenant_id: str | None) -> tuple[str | None, ...]:
+        """Where a tenant's closes come from, the one that wins last: shared, then its own."""
+        return (None,) if tenant_id is None else (None, tenant_id)
+
+    async def closes(
+        self, symbols: Collection[str], tenant_id: str | None = None
+    ) -> dict[str, dict[date, str]]:
+        """Every close of each symbol (exact decimal strings), the shared ones and, with
+        ``tenant_id``, the tenant's own, which win on their dates; a symbol without any is
+        left out."""
         ordered = sorted(set(symbols))
         if not ordered:
             return {}
+        sources = self._sources(tenant_id)
         async with self.store.pipeline(transaction=False) as pipe:
             for symbol in ordered:
-                pipe.hgetall(self.keys.price_closes(symbol))
-            replies = await pipe.execute()
+                for source in sources:
+                    pipe.hgetall(self.keys.price_closes(symbol, source))
+            replies = iter(await pipe.execute())
         found = {}
-        for symbol, rows in zip(ordered, replies, strict=True):
-            series = {date.fromisoformat(d.decode()): c.decode() for d, c in rows.items()}
-            series = {d: c for d, c in series.items() if _usable(c)}
+        for symbol in ordered:
+            series: dict[date, str] = {}
+            for _ in sources:
+                rows = next(replies)
+                series.update(
+                    (date.fromisoformat(d.decode()), c.decode())
+                    for d, c in rows.items()
+                    if _usable(c.decode())
+                )
             if series:
-                found[symbol] = series
+                found[symbol] = dict(sorted(series.items()))
         return found
 
     async def closes_of(
-        self, symbol: str, start: date | None = None, end: date | None = None
+        self,
+        symbol: str,
+        start: date | None = None,
+        end: date | None = None,
+        tenant_id: str | None = None,
     ) -> dict[date, Decimal]:
-        series = (await self.closes([symbol])).get(symbol, {})
+        series = (await self.closes([symbol], tenant_id)).get(symbol, {})
         return {
             d: Decimal(c)
-            for d, c in sorted(series.items())
+            for d, c in series.items()
             if (start is None or d >= start) and (end is None or d <= end)
         }
 
-    async def latest(self, symbols: Collection[str]) -> dict[str, tuple[date, Decimal]]:
-        """The newest close of each symbol that has one."""
+    async def latest(
+        self, symbols: Collection[str], tenant_id: str | None = None
+    ) -> dict[str, tuple[date, Decimal]]:
+        """The newest close of each symbol that has one (the tenant's on a date both have)."""
         ordered = sorted(set(symbols))
         if not ordered:
             return {}
+        sources = self._sources(tenant_id)
         async with self.store.pipeline(transaction=False) as pipe:
             for symbol in ordered:
-                pipe.get(self.keys.price_latest(symbol))
-            replies = await pipe.execute()
-        found = {}
-        for symbol, raw in zip(ordered, replies, strict=True):
-            if raw:
+                for source in sources:
+                    pipe.get(self.keys.price_latest(symbol, source))
+            replies = iter(await pipe.execute())
+        found: dict[str, tuple[date, Decimal]] = {}
+        for symbol in ordered:
+            for _ in sources:
+                raw = next(replies)
+                if not raw:
+                    continue
                 day, _, close = raw.decode().partition(" ")
-                if _usable(close):
+                newest = found.get(symbol)
+                if _usable(close) and (newest is None or date.fromisoformat(day) >= newest[0]):
                     found[symbol] = (date.fromisoformat(day), Decimal(close))
         return found
 
     async def closes_on(
-        self, wanted: Collection[tuple[str, date]]
+        self, wanted: Collection[tuple[str, date]], tenant_id: str | None = None
     ) -> dict[tuple[str, date], Decimal]:
-        """The close of each (symbol, date) the store has, else the provider's (then stored);
-        pairs with no close anywhere are left out."""
+        """The close of each (symbol, date) the store has (the tenant's own first), else the
+        provider's (then stored, shared); pairs with no close anywhere are left out."""
         pairs = sorted(set(wanted))
         if not pairs:
             return {}
+        sources = self._sources(tenant_id)
         async with self.store.pipeline(transaction=False) as pipe:
             for symbol, day in pairs:
-                pipe.hget(self.keys.price_closes(symbol), day.isoformat())
-            replies = await pipe.execute()
-        found = {
-            pair: Decimal(raw.decode())
-            for pair, raw in zip(pairs, replies, strict=True)
-            if raw and _usable(raw.decode())
-        }
+                for source in sources:
+                    pipe.hget(self.keys.price_closes(symbol, source), day.isoformat())
+            replies = iter(await pipe.execute())
+        found = {}
+        for pair in pairs:
+            for _ in sources:
+                raw = next(replies)
+                if raw and _usable(raw.decode()):
+                    found[pair] = Decimal(raw.decode())
         missing = [pair for pair in pairs if pair not in found]
         if missing and self.provider is not None:
             found.update(await self._from_provider(missing))

@@ -10,6 +10,7 @@ orders, cash, positions, state, NAV and performance under ``/api/v1`` (the ledge
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -111,7 +112,7 @@ async def list_strategies(request: Request) -> Response:
     return json_response({"strategies": [s.as_dict() for s in strategies]})
 
 
-# Prices (tenant API; the closes are shared by every tenant)
+# Prices (tenant API; a tenant's imports are its own, over the operator's shared closes)
 
 
 async def import_prices(request: Request) -> Response:
@@ -150,7 +151,7 @@ async def import_prices(request: Request) -> Response:
         raise unprocessable(
             "The prices cannot be imported.", [FieldError("query.symbol", str(exc))]
         ) from None
-    result = await ledger_services(request).prices.import_rows(rows, skipped)
+    result = await ledger_services(request).prices.import_rows(rows, skipped, tenant_id)
     return json_response(result.as_dict())
 
 
@@ -173,8 +174,9 @@ async def get_prices(request: Request) -> Response:
         errors.append(FieldError("symbol", str(exc)))
     if errors:
         raise bad_request("Invalid parameters.", *errors)
-    closes = await ledger_services(request).prices.closes_of(symbol, bounds["start"], bounds["end"])
-    if not closes and not (await ledger_services(request).prices.closes([symbol])):
+    prices = ledger_services(request).prices
+    closes = await prices.closes_of(symbol, bounds["start"], bounds["end"], tenant_id)
+    if not closes and not (await prices.closes([symbol], tenant_id)):
         raise Problem(404, f"No closes for {symbol}. Import them at POST .../api/prices.")
     return json_response(
         {"symbol": symbol, "closes": {d.isoformat(): number(c) for d, c in closes.items()}}
@@ -253,7 +255,7 @@ async def post_orders(request: Request) -> Response:
             caller.tenant_id,
             strategy_id,
             inputs,
-            ls.prices.closes_on,
+            functools.partial(ls.prices.closes_on, tenant_id=caller.tenant_id),
             key_id=caller.key_id,
             client_ip=caller.client_ip,
             now=now,
@@ -325,7 +327,7 @@ async def get_state(request: Request) -> Response:
     ls = ledger_services(request)
     projection = await ls.ledger.projection(caller.tenant_id, strategy_id)
     state = projection.state
-    latest = await ls.prices.latest(state.positions)
+    latest = await ls.prices.latest(state.positions, caller.tenant_id)
     valuation = mark_to_market(state, newest_prices(latest, state.last_fills))
     positions = [
         {
