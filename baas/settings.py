@@ -82,6 +82,9 @@ class Settings:
         10, "401 answers per IP per window before the IP is blocked."
     )
     auth_failure_window_seconds: float = _setting(60.0, "Window of the auth-failure limit.")
+    max_api_keys_per_tenant: int = _setting(
+        50, "Most active API keys of a tenant (baas keys create refuses more; revoke one first)."
+    )
     # Event log
     idempotency_retention_seconds: int = _setting(
         7 * 24 * 3600, "How long a (tenant, source, id) is remembered for replays."
@@ -141,6 +144,9 @@ class Settings:
     )
     ledger_default_benchmark: str = _setting(
         "SPY", "Benchmark of GET …/performance and …/nav when the query names none."
+    )
+    ledger_max_keys_per_strategy: int = _setting(
+        20, "Most active ledger API keys of a strategy (409 above; revoke one first)."
     )
     # Processes
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")

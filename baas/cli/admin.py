@@ -11,6 +11,7 @@ import orjson
 from baas.cli.store_access import store_session
 from baas.core.keyspace import Keyspace
 from baas.settings import Settings
+from baas.store.capped import TooManyKeys
 from baas.store.tenants import TenantRegistry, UnknownTenant
 
 
@@ -48,10 +49,17 @@ async def keys_create(args: argparse.Namespace, settings: Settings) -> int:
     async with store_session(settings) as store:
         try:
             issued = await TenantRegistry(store, Keyspace(settings.key_prefix)).create_key(
-                args.tenant, args.name
+                args.tenant, args.name, limit=settings.max_api_keys_per_tenant
             )
         except UnknownTenant:
             print(f"error: no tenant {args.tenant}", file=sys.stderr)
+            return 1
+        except TooManyKeys as exc:
+            print(
+                f"error: tenant {args.tenant} has {exc.limit} active keys, the most allowed "
+                f"(BAAS_MAX_API_KEYS_PER_TENANT): revoke one first",
+                file=sys.stderr,
+            )
             return 1
     if args.json:
         _print_json({"key_id": issued.info.key_id, "api_key": issued.api_key})

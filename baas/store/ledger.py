@@ -54,6 +54,7 @@ from baas.core.ledger import (
     utc_date,
 )
 from baas.core.ledger.bounds import within_bounds
+from baas.store.capped import hset_capped
 
 SOURCE = "ledger"
 STRATEGY_CREATED = "StrategyCreated"
@@ -559,8 +560,9 @@ class LedgerStore:
     # Keys
 
     async def create_key(
-        self, strategy: Strategy, name: str = "", now: datetime | None = None
+        self, strategy: Strategy, name: str = "", now: datetime | None = None, *, limit: int
     ) -> IssuedLedgerKey:
+        """A new key of the strategy; TooManyKeys when it has ``limit`` active ones."""
         plaintext = new_ledger_key()
         info = LedgerKey(
             str(uuid.uuid4()),
@@ -574,7 +576,7 @@ class LedgerStore:
         record = _dumps({**asdict(info), "digest": digest})
         keys_hash = self.keys.strategy_keys(strategy.tenant_id, strategy.strategy_id)
         # Tenant-local first: the gate and the commit trust it; the index makes the key usable.
-        await self.store.hset(keys_hash, info.key_id, record)
+        await hset_capped(self.store, keys_hash, info.key_id, record, limit)
         owner = {
             "tenant_id": strategy.tenant_id,
             "strategy_id": strategy.strategy_id,

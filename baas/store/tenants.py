@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from baas.core import apikeys
 from baas.core.events import format_time
 from baas.core.keyspace import Keyspace
+from baas.store.capped import hset_capped
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,11 @@ class TenantRegistry:
         tenants = [Tenant(**orjson.loads(v)) for v in raw.values()]
         return sorted(tenants, key=lambda t: t.created_at)
 
-    async def create_key(self, tenant_id: str, name: str = "") -> IssuedKey:
+    async def create_key(
+        self, tenant_id: str, name: str = "", *, limit: int | None = None
+    ) -> IssuedKey:
+        """A new key of the tenant; TooManyKeys when it has ``limit`` active ones (None: no
+        limit, for a new tenant's first key)."""
         if await self.get_tenant(tenant_id) is None:
             raise UnknownTenant(tenant_id)
         api_key = apikeys.new_api_key()
@@ -91,7 +96,11 @@ class TenantRegistry:
         digest = apikeys.digest(api_key)
         record = {**asdict(info), "digest": digest}
         # Tenant-local first: the ingest function trusts it; the index makes the key usable.
-        await self.store.hset(self.keys.tenant_keys(tenant_id), info.key_id, orjson.dumps(record))
+        keys_hash = self.keys.tenant_keys(tenant_id)
+        if limit is None:  # a new tenant's first key
+            await self.store.hset(keys_hash, info.key_id, orjson.dumps(record))
+        else:
+            await hset_capped(self.store, keys_hash, info.key_id, orjson.dumps(record), limit)
         owner = {"tenant_id": tenant_id, "key_id": info.key_id, "digest": digest}
         await self.store.hset(self.keys.api_key_index, digest, orjson.dumps(owner))
         return IssuedKey(info, api_key)

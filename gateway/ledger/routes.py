@@ -26,6 +26,7 @@ from baas.core.ledger import (
     performance_report,
 )
 from baas.core.problems import FieldError, Problem, bad_request, unprocessable
+from baas.store.capped import TooManyKeys
 from baas.store.ledger import (
     KEY_WARNING,
     KeyRevoked,
@@ -201,7 +202,15 @@ async def create_key(request: Request) -> Response:
     strategy, _ = await authenticate_strategy_owner(request, request.path_params["strategyId"])
     body = await read_body(request, services(request).settings.max_body_bytes)
     name = parse_key_name(body)
-    issued = await ledger_services(request).ledger.create_key(strategy, name)
+    limit = services(request).settings.ledger_max_keys_per_strategy
+    try:
+        issued = await ledger_services(request).ledger.create_key(strategy, name, limit=limit)
+    except TooManyKeys:
+        raise LedgerError(
+            409,
+            f"Strategy {strategy.strategy_id} has {limit} active API keys, the most allowed "
+            "(BAAS_LEDGER_MAX_KEYS_PER_STRATEGY): revoke one first.",
+        ) from None
     info = issued.info
     return json_response(
         {
