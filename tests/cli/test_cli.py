@@ -11,12 +11,8 @@ import dataclasses
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -26,61 +22,26 @@ import redis
 
 from baas.core.keyspace import Keyspace
 from baas.settings import Settings, env_name
-from tests.conftest import free_port, live_gateway, signal_event
+from tests.cli.processes import (
+    baas,
+    baas_run,
+    banner_value,
+    clean_env,
+    gone,
+    ok,
+    ours,
+    roles,
+    submit,
+    trading,
+)
+from tests.conftest import free_port, live_gateway
 from tests.support.spec import fill_trade_example
-
-COMMAND_TIMEOUT = 60
-BANNER_TIMEOUT = 60
-STOP_TIMEOUT = 20
-_SCRIPT = Path(sys.executable).with_name("baas")
-BAAS = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "baas.cli.main"]
-LOOPBACK = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-
-
-def clean_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any store or service setting, plus ``settings``."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("BAAS_") and name not in ("REDIS_URL", "PORT")
-    }
-    return {**env, **LOOPBACK, **settings}
-
-
-def baas(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BAAS, *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
-
-
-def ok(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 @pytest.fixture
 def store_env(store_url: str, prefix: str, tmp_path: Path) -> dict[str, str]:
     return clean_env(
         BAAS_REDIS_URL=store_url, BAAS_KEY_PREFIX=prefix, BAAS_DATA_DIR=str(tmp_path / "var")
-    )
-
-
-def trading(base: str, tenant_id: str) -> str:
-    return f"{base}/tenants/{tenant_id}/api/trading"
-
-
-def submit(base: str, tenant_id: str, api_key: str) -> httpx.Response:
-    return httpx.post(
-        trading(base, tenant_id),
-        json=signal_event(tenant_id),
-        headers={"X-Api-Key": api_key},
-        timeout=10,
     )
 
 
@@ -240,165 +201,6 @@ def test_commands_without_a_store_url_use_a_temporary_embedded_store(tmp_path):
 
 # ----------------------------------------------------------------------------------------------
 # `baas run`
-
-
-def process_table() -> dict[int, tuple[int, str]]:
-    """pid → (parent pid, state) of every process."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            table[int(entry.name)] = (int(fields[1]), fields[0])
-    return table
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def descendants(root: int) -> dict[int, str]:
-    table = process_table()
-    found: dict[int, str] = {}
-    frontier = [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, state) in table.items():
-            if ppid == parent and pid not in found and state != "Z":
-                found[pid] = cmdline(pid)
-                frontier.append(pid)
-    return found
-
-
-def ours(*markers: Path | str) -> dict[int, str]:
-    """Live processes whose command line or environment mentions one of ``markers``."""
-    needles = [str(m).encode() for m in markers]
-    found = {}
-    for pid, (_, state) in process_table().items():
-        if pid == os.getpid() or state == "Z":
-            continue
-        with contextlib.suppress(OSError):
-            proc = Path("/proc") / str(pid)
-            text = (proc / "cmdline").read_bytes() + b"\0" + (proc / "environ").read_bytes()
-            if any(needle in text for needle in needles):
-                found[pid] = cmdline(pid)
-    return found
-
-
-class BaasRun:
-    """``baas run`` in the background, its stdout read as it comes."""
-
-    def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
-        self._stderr = log.open("ab")
-        self.process = subprocess.Popen(
-            [*BAAS, "run"],
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-        )
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.children: dict[int, str] = {}
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            with self._changed:
-                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
-
-    @property
-    def output(self) -> str:
-        with self._changed:
-            return "\n".join(self.lines)
-
-    def wait_for(self, ready: Callable[[str], bool], timeout: float = BANNER_TIMEOUT) -> str:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                text = "\n".join(self.lines)
-                if ready(text):
-                    self.children = descendants(self.process.pid)
-                    return text
-                if self.process.poll() is not None and not self._reader.is_alive():
-                    raise AssertionError(f"baas run exited {self.process.returncode}:\n{text}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no banner within {timeout} s:\n{text}")
-                self._changed.wait(min(left, 0.5))
-
-    def interrupt(self) -> int:
-        """Ctrl-C; the exit status (within STOP_TIMEOUT)."""
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(STOP_TIMEOUT)
-
-    def close(self) -> None:
-        """Whatever happened: nothing of this run is left running."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for pid, command in self.children.items():
-            if cmdline(pid) == command:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        self._reader.join(5)
-        self._stderr.close()
-
-
-@contextlib.contextmanager
-def baas_run(env: dict[str, str], cwd: Path) -> Iterator[BaasRun]:
-    run = BaasRun(env, cwd, cwd / "baas-run.stderr")
-    try:
-        yield run
-    finally:
-        run.close()
-
-
-def banner_value(banner: str, label: str) -> str:
-    match = re.search(rf"^\s*{re.escape(label)}:\s+(\S+)", banner, re.MULTILINE)
-    assert match, f"no {label!r} in the banner:\n{banner}"
-    return match.group(1)
-
-
-def gone(pids: dict[int, str], timeout: float = 5.0) -> dict[int, str]:
-    """Those of ``pids`` (with the same command line) still alive after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        table = process_table()
-        alive = {
-            pid: command
-            for pid, command in pids.items()
-            if pid in table and table[pid][1] != "Z" and cmdline(pid) == command
-        }
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.1)
-
-
-def roles(children: dict[int, str]) -> set[str]:
-    found = set()
-    for command in children.values():
-        if "valkey" in command:
-            found.add("valkey")
-        for role in ("gateway", "worker"):
-            if re.search(rf"baas\.cli\.main {role}\b", command):
-                found.add(role)
-    return found
 
 
 @pytest.mark.live
