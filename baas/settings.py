@@ -151,6 +151,16 @@ class Settings:
     # Processes
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     worker_index: int = _setting(0, "Index of this worker process (several share the load).")
+    restart_delay_seconds: float = _setting(
+        1.0, "`baas run`: wait before restarting a process that exited; doubles with each exit."
+    )
+    restart_max_delay_seconds: float = _setting(
+        30.0, "`baas run`: longest wait before restarting a process that exited."
+    )
+    restart_limit: int = _setting(
+        5, "`baas run` stops everything when one process exits this many times in the window."
+    )
+    restart_window_seconds: float = _setting(300.0, "`baas run`: window of the restart limit.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

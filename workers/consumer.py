@@ -51,6 +51,7 @@ STORE_UNAVAILABLE = (
     TryAgainError,
     ClusterDownError,
     OutOfMemoryError,
+    OSError,  # a socket error redis-py let through unwrapped
 )
 _BUSY_REPLIES = ("BUSY ", "MASTERDOWN ")
 
@@ -91,7 +92,7 @@ class LogConsumer:
         while not stop.is_set():
             try:
                 await self.step()
-            except RedisError as exc:
+            except (RedisError, *STORE_UNAVAILABLE) as exc:
                 self._replay_pending = True
                 log.warning("store error; retrying", extra={"error": str(exc)})
                 await asyncio.sleep(1)

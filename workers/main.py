@@ -19,6 +19,7 @@ import uvloop
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
+from redis.exceptions import RedisError
 
 from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy, decide_expiry
@@ -74,6 +75,25 @@ def consumer_name(settings: Settings) -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{settings.worker_index}"
 
 
+class OutageTolerantWorker(Worker):
+    """arq's worker, whose poll loop (its queue, health key and cron jobs) waits out a store
+    outage instead of dying of it: the store may restart under ``baas run``."""
+
+    store_away = False
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as exc:
+            if not self.store_away:
+                log.warning("store unavailable; waiting for it", extra={"error": str(exc)})
+            self.store_away = True
+            return
+        if self.store_away:
+            log.info("store available again")
+            self.store_away = False
+
+
 def build_worker(settings: Settings) -> Worker:
     keyspace = Keyspace(settings.key_prefix)
     url = store_url(settings)
@@ -113,7 +133,7 @@ def build_worker(settings: Settings) -> Worker:
             await ctx["store"].aclose()
         log.info("worker stopped", extra={"worker_index": settings.worker_index})
 
-    return Worker(
+    return OutageTolerantWorker(
         functions=[],
         cron_jobs=[
             cron(expire_paper_orders, second=set(range(0, 60, 10)), run_at_startup=False),

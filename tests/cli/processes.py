@@ -118,6 +118,7 @@ class BaasRun:
     """``baas run`` in the background, its stdout read as it comes."""
 
     def __init__(self, env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.log_path = log
         self._stderr = log.open("ab")
         self.process = subprocess.Popen(
             [*BAAS, "run"],
@@ -141,6 +142,10 @@ class BaasRun:
                 self._changed.notify_all()
         with self._changed:
             self._changed.notify_all()
+
+    def log(self) -> str:
+        """What it wrote to stderr so far (its children's logs included)."""
+        return self.log_path.read_text(errors="replace")
 
     @property
     def output(self) -> str:
