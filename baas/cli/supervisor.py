@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import errno
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,86 +25,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from baas.cli.store_access import store_session
-from baas.core.keyspace import Keyspace
+from baas.cli.first_start import FirstStart, banner, bootstrap
 from baas.core.restarts import RestartPolicy
 from baas.parent_death import exit_with_parent
 from baas.settings import Settings, env_name
 from baas.store.embedded import EmbeddedValkey, StoreLocked
-from baas.store.tenants import TenantRegistry
 
 CHILD_STOP_SECONDS = 10.0
 SUPERVISION_TICK_SECONDS = 0.1
-STARTER_ALERT = "my-first-alert"
 
 log = logging.getLogger("baas.run")
-
-
-def first_request(base_url: str, tenant_id: str, api_key: str) -> str:
-    return f"""curl -X POST {base_url}/tenants/{tenant_id}/api/trading \\
-  -H "X-Api-Key: {api_key}" \\
-  -H "Content-Type: application/json" \\
-  -d '{{"id": "evt-'$(date +%s%N)'", "type": "SubmitSignal", "source": "trading",
-       "dataSchema": "submit-signal/1.0", "dataContentType": "application/json",
-       "time": "'$(date -u +%Y-%m-%dT%H:%M:%SZ)'",
-       "data": {{"CorrelationId": "{STARTER_ALERT}", "TenantId": "{tenant_id}",
-                "Id": "sig-'$(date +%s%N)'", "BrokerId": "paper", "Symbol": "AAPL",
-                "Date": "'$(date -u +%Y-%m-%dT%H:%M:%SZ)'", "Data": "buy", "Quantity": 10,
-                "Price": 200.0, "OrderType": "MKT", "InstrumentType": "STK",
-                "AccountRiskPercentage": 0, "AccountQuantityMultiplier": 0}}}}'"""
-
-
-@dataclass(frozen=True)
-class FirstStart:
-    tenant_id: str
-    api_key: str
-
-
-async def _bootstrap(settings: Settings) -> FirstStart | str:
-    """Create the first tenant on an empty store; else the line that lists the tenants."""
-    async with store_session(settings) as store:
-        registry = TenantRegistry(store, Keyspace(settings.key_prefix))
-        tenants = await registry.list_tenants()
-        if tenants:
-            ids = ", ".join(t.tenant_id for t in tenants)
-            return (
-                f"Tenants: {ids}\n"
-                "A new API key: baas keys create --tenant <Tenant ID>   (see baas keys --help)"
-            )
-        tenant, issued = await registry.create_tenant("default")
-    return FirstStart(tenant.tenant_id, issued.api_key)
-
-
-def _configure_starter_alert(base_url: str, first: FirstStart) -> None:
-    """Through the API itself: the alert the quick start's signal names, on the paper broker."""
-    command = {
-        "id": STARTER_ALERT,
-        "type": "ConfigureIndicatorAlert",
-        "source": "baas-run",
-        "data": {"AlertId": STARTER_ALERT, "Name": "Quick start", "BrokerId": "paper"},
-    }
-    request = urllib.request.Request(
-        f"{base_url}/tenants/{first.tenant_id}/api/trading",
-        data=json.dumps(command).encode(),
-        headers={"X-Api-Key": first.api_key, "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
-
-
-def _first_start_banner(base_url: str, first: FirstStart) -> str:
-    tenant, key = first.tenant_id, first.api_key
-    return (
-        "First start: created a tenant, an API key and an alert on the paper broker.\n"
-        f"  Tenant ID: {tenant}\n"
-        f"  API key:   {key}\n"
-        "  (the key is shown only this once: store it now)\n\n"
-        "Send a first signal (it fills in the paper account):\n"
-        f"{first_request(base_url, tenant, key)}\n\n"
-        "Then see it, with its whole lifecycle:\n"
-        f'curl {base_url}/tenants/{tenant}/api/signals -H "X-Api-Key: {key}"'
-    )
 
 
 class Child(Protocol):
@@ -226,6 +157,24 @@ def restart_policy(settings: Settings) -> RestartPolicy:
     )
 
 
+def listen_problem(host: str, port: int) -> str | None:
+    """Why the gateway could not listen on ``host:port``, if it could not: checked before
+    anything is created, so that no other process answers in its place."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is taken by another process (another gateway?): "
+                    "stop it, or set BAAS_PORT to a free port"
+                )
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
 def _wait_healthy(url: str, children: Sequence[Child], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -255,6 +204,10 @@ def run(settings: Settings) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    problem = listen_problem(settings.host, settings.port)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     with contextlib.ExitStack() as stack:
         env = dict(os.environ)
         children: list[Child] = []
@@ -273,7 +226,6 @@ def run(settings: Settings) -> int:
             )
             settings = Settings.from_env(env)
             children.append(StoreProcess(store))
-        banner = asyncio.run(_bootstrap(settings))
         services = [ServiceProcess(role, env) for role in ("gateway", "worker")]
         children += services
         probe_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
@@ -281,11 +233,11 @@ def run(settings: Settings) -> int:
             if not _wait_healthy(f"http://{probe_host}:{settings.port}/healthz", children):
                 print("error: the gateway did not start; see its log above", file=sys.stderr)
                 return 1
-            if isinstance(banner, FirstStart):
-                _configure_starter_alert(f"http://{probe_host}:{settings.port}", banner)
-                banner = _first_start_banner(settings.base_url, banner)
+            # Only now, with our own gateway answering: a new key is shown as soon as it exists.
+            first = asyncio.run(bootstrap(settings))
+            text = banner(settings.base_url, first) if isinstance(first, FirstStart) else first
             print(
-                f"\nGateway: {settings.base_url}   (Ctrl-C stops everything)\n{banner}\n",
+                f"\nGateway: {settings.base_url}   (Ctrl-C stops everything)\n{text}\n",
                 flush=True,
             )
             supervisor = Supervisor(children, restart_policy(settings))

@@ -137,18 +137,25 @@ class EventLog:
         return self._results(commands, reply, 2)
 
     async def append(
-        self, tenant_id: str, key_id: str, client_ip: str, received_at: str, commands: list[Command]
+        self,
+        tenant_id: str,
+        key_id: str,
+        client_ip: str,
+        received_at: str,
+        commands: list[Command],
+        *,
+        counted: bool = True,
     ) -> list[Appended]:
         """Count the write against the tenant's limit, then append the commands not seen before,
         in one atomic server-side call that re-checks ``key_id`` in the tenant's credentials (the
-        keyspace's ``tenant_keys``).
+        keyspace's ``tenant_keys``). ``counted=False``: the service's own write, in no window.
 
         Raises Limited, KeyRevoked, IdReused or OutcomeUnknown.
         """
         keys = self._tenant_keys(tenant_id, commands)
         args: list[Arg] = [
             key_id,
-            *self.limits.tenant_write_args(),
+            *(self.limits.tenant_write_args() if counted else ("", "", "")),
             self.retention_seconds,
             received_at,
             client_ip,

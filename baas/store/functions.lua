@@ -183,13 +183,19 @@ end
 
 -- Dedupe + tenant write limit + append, for the events of one request whose credential (a field
 -- of a hash of the tenant: an alert, for webhooks) is re-checked atomically with the append.
+-- An empty limit is the service's own write (its first start's setup): counted in no window.
 -- KEYS: tenant log stream, tenant write window, credentials hash, then one "seen" key per event
 -- ARGV: credential, limit, window ms, member, retention s, received_at, client ip,
 --       then per event: canonical event bytes, 202 answer, content digest
 -- → {'revoked'} | {'limited', wait ms} | {'conflict', position of the reused id}
 --   | {'ok', status1, entry1, answer1, status2, ...}
 local function ingest(keys, args)
-  local refused = check_credential(keys[3], args[1], keys[2], args, 2)
+  local refused
+  if args[2] == '' then
+    refused = redis.call('HEXISTS', keys[3], args[1]) == 0 and {'revoked'} or nil
+  else
+    refused = check_credential(keys[3], args[1], keys[2], args, 2)
+  end
   if refused then
     return refused
   end

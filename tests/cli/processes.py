@@ -204,6 +204,16 @@ def banner_value(banner: str, label: str) -> str:
     return match.group(1)
 
 
+FIRST_START = re.compile(r"^export TENANT_ID=(\S+) API_KEY=(\S+)$", re.MULTILINE)
+
+
+def first_start(banner: str) -> tuple[str, str]:
+    """The tenant id and the API key of a first start's banner."""
+    match = FIRST_START.search(banner)
+    assert match, f"no first-start line in the banner:\n{banner}"
+    return match.group(1), match.group(2)
+
+
 def gone(pids: dict[int, str], timeout: float = 5.0) -> dict[int, str]:
     """Those of ``pids`` (with the same command line) still alive after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -18,15 +18,16 @@ import orjson
 import pytest
 import redis
 
-from baas.cli.supervisor import STARTER_ALERT
+from baas.cli.first_start import STARTER_ALERT
 from baas.core.keyspace import Keyspace
 from baas.store.embedded import EmbeddedValkey, StoreLocked
 from tests.cli.processes import (
+    FIRST_START,
     BaasRun,
     baas_run,
-    banner_value,
     clean_env,
     descendants,
+    first_start,
     gone,
     roles,
     trading,
@@ -142,9 +143,8 @@ def test_a_killed_worker_and_a_killed_store_are_restarted_and_every_signal_has_o
 ):
     env, data_dir, base = start(tmp_path, **UNLIMITED)
     with baas_run(env, tmp_path) as run:
-        banner = run.wait_for(lambda out: "Gateway:" in out and "API key:" in out)
-        tenant_id = banner_value(banner, "Tenant ID")
-        api_key = banner_value(banner, "API key")
+        banner = run.wait_for(lambda out: FIRST_START.search(out) is not None)
+        tenant_id, api_key = first_start(banner)
         signals = Signals(base, tenant_id, api_key)
         try:
             signals.accepted_since(0)
