@@ -9,12 +9,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from baas import logs
 from baas.cli import admin
 from baas.cli import ledger as ledger_cli
 from baas.cli import store_check as store_check_cli
 from baas.settings import Settings, SettingsError, describe
-from baas.store.connection import StoreNotFound
+from baas.store.connection import StoreNotFound, StoreUnusable, store_url, verify_store
 from baas.store.embedded import StoreDamaged
 
 DESCRIPTION = """\
@@ -43,9 +45,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return run(settings)
 
 
+def _require_usable_store(settings: Settings) -> None:
+    asyncio.run(verify_store(store_url(settings), settings))
+
+
 def _gateway(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.server import serve
 
+    _require_usable_store(settings)
     serve(settings)
     return 0
 
@@ -53,6 +60,7 @@ def _gateway(args: argparse.Namespace, settings: Settings) -> int:
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from workers.main import run_worker
 
+    _require_usable_store(settings)
     run_worker(settings)
     return 0
 
@@ -298,8 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level)
     try:
         return args.handler(args, settings)
-    except (StoreNotFound, StoreDamaged) as exc:
+    except (StoreNotFound, StoreUnusable, StoreDamaged) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (RedisError, OSError) as exc:  # the store went away in the middle of a command
+        print(f"error: the store failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 
 from baas.settings import Settings
-from baas.store.connection import load_functions, open_store
+from baas.store.connection import check_store, load_functions, open_store
 from baas.store.embedded import EmbeddedValkey, running_store_url
 
 
@@ -21,6 +21,7 @@ async def store_session(settings: Settings) -> AsyncIterator[aioredis.Redis]:
             url = stack.enter_context(EmbeddedValkey(settings.data_dir, appendfsync="always")).url
         store = open_store(url, settings)
         try:
+            await check_store(store, url)
             await load_functions(store)
             yield store
         finally:

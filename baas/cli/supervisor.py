@@ -29,6 +29,7 @@ from baas.cli.first_start import FirstStart, banner, bootstrap
 from baas.core.restarts import RestartPolicy
 from baas.parent_death import exit_with_parent
 from baas.settings import Settings, env_name
+from baas.store.connection import verify_store
 from baas.store.embedded import EmbeddedValkey, StoreLocked
 
 CHILD_STOP_SECONDS = 10.0
@@ -208,6 +209,8 @@ def run(settings: Settings) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
+    if not settings.embedded:
+        asyncio.run(verify_store(settings.redis_url, settings))
     with contextlib.ExitStack() as stack:
         env = dict(os.environ)
         children: list[Child] = []
