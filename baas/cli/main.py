@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
@@ -297,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`baas settings | head`): stop quietly. Python flushes stdout again at
+        # exit; pointed at /dev/null, that flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -309,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreNotFound, StoreUnusable, StoreDamaged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
     except (RedisError, OSError) as exc:  # the store went away in the middle of a command
         print(f"error: the store failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

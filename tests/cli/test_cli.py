@@ -23,6 +23,8 @@ import redis
 from baas.core.keyspace import Keyspace
 from baas.settings import Settings, env_name
 from tests.cli.processes import (
+    BAAS,
+    COMMAND_TIMEOUT,
     FIRST_START,
     baas,
     baas_run,
@@ -296,3 +298,34 @@ def test_a_process_without_a_store_says_why(role, tmp_path):
     assert done.returncode == 1
     assert "no store is running" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# A closed pipe
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("settings",), ("--help",), ("tenants", "--help"), ("tenants", "list"), ("keys", "--help")],
+    ids=" ".join,
+)
+def test_a_closed_pipe_ends_a_command_quietly(args, store_env, tmp_path):
+    """As ``baas settings | head`` once ``head`` has left: the reading end is closed."""
+    ok(baas("tenants", "create", "--name", "piped", env=store_env, cwd=tmp_path))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [*BAAS, *args],
+            env=store_env,
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode in (0, 1)  # 0: argparse's help ignores a closed pipe itself
