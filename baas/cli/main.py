@@ -18,7 +18,7 @@ from baas.cli import ledger as ledger_cli
 from baas.cli import store_check as store_check_cli
 from baas.settings import Settings, SettingsError, describe
 from baas.store.connection import StoreNotFound, StoreUnusable, store_url, verify_store
-from baas.store.embedded import StoreDamaged
+from baas.store.embedded import StoreDamaged, StoreLocked
 
 DESCRIPTION = """\
 Self-hosted trading command gateway: a BaaS-compatible CloudEvents API, workers that route
@@ -319,7 +319,7 @@ def _main(argv: Sequence[str] | None) -> int:
     logs.configure(settings.log_level)
     try:
         return args.handler(args, settings)
-    except (StoreNotFound, StoreUnusable, StoreDamaged) as exc:
+    except (StoreNotFound, StoreUnusable, StoreDamaged, StoreLocked) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

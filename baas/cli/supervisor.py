@@ -1,8 +1,9 @@
 """``baas run``: the whole service in one command.
 
-Starts the embedded Valkey (unless ``BAAS_REDIS_URL`` names a server), creates a first tenant and
-key on an empty store, then runs the gateway and the worker as child processes, and keeps them
-running: a process that exits, the store included, is started again after a backoff; one that
+Checks that the gateway's port is free, starts the embedded Valkey (unless ``BAAS_REDIS_URL``
+names a server), runs the gateway and the worker as child processes and, once the gateway
+answers, sets up a first tenant on an empty store (``first_start``). It keeps them running: a
+process that exits, the store included, is started again after a backoff; one that
 exits ``BAAS_RESTART_LIMIT`` times within ``BAAS_RESTART_WINDOW_SECONDS`` stops everything.
 Ctrl-C (or SIGTERM) stops the children first, then the store, which flushes its append-only file.
 Every child dies with this process, however it ends.
