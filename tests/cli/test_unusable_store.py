@@ -27,18 +27,17 @@ COMMANDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Valkey with ``cluster-enabled yes`` (no slots assigned: it serves nothing)."""
-    folder = tmp_path_factory.mktemp("cluster")
+def start_cluster_node(folder: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    """A Valkey with ``cluster-enabled yes`` on free ports, or None if a port was taken."""
     port = free_port()
     process = subprocess.Popen(
         [
             str(get_binary_path()),
             "--port", str(port),
+            "--cluster-port", str(free_port()),
             "--bind", "127.0.0.1",
             "--cluster-enabled", "yes",
-            "--cluster-config-file", str(folder / "nodes.conf"),
+            "--cluster-config-file", str(folder / f"nodes-{port}.conf"),
             "--dir", str(folder),
             "--save", "",
         ],
@@ -46,16 +45,30 @@ def cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_timeout=1)
+    deadline = time.monotonic() + START_DEADLINE
+    with contextlib.closing(client):
+        while process.poll() is None:
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    return process, url
+            assert time.monotonic() < deadline, "the cluster node did not answer"
+            time.sleep(0.05)
+    return None
+
+
+@pytest.fixture(scope="module")
+def cluster_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A cluster node with no slots assigned: it serves nothing."""
+    folder = tmp_path_factory.mktemp("cluster")
+    for _ in range(5):  # free_port() gives a port another process may take before the node
+        started = start_cluster_node(folder)
+        if started:
+            break
+    else:
+        pytest.fail("the cluster node did not start")
+    process, url = started
     try:
-        deadline = time.monotonic() + START_DEADLINE
-        client = redis.Redis.from_url(url, socket_timeout=1)
-        with contextlib.closing(client):
-            while True:
-                with contextlib.suppress(redis.ConnectionError):
-                    if client.ping():
-                        break
-                assert time.monotonic() < deadline, "the cluster node did not start"
-                time.sleep(0.05)
         yield url
     finally:
         process.terminate()
