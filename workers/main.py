@@ -77,7 +77,8 @@ def consumer_name(settings: Settings) -> str:
 
 class OutageTolerantWorker(Worker):
     """arq's worker, whose poll loop (its queue, health key and cron jobs) waits out a store
-    outage instead of dying of it: the store may restart under ``baas run``."""
+    outage instead of dying of it (the store may restart under ``baas run``), and which stops
+    without a traceback when the store is away."""
 
     store_away = False
 
@@ -92,6 +93,12 @@ class OutageTolerantWorker(Worker):
         if self.store_away:
             log.info("store available again")
             self.store_away = False
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        except (RedisError, OSError) as exc:  # stopped while the store is away
+            log.warning("store unavailable at stop", extra={"error": str(exc)})
 
 
 def build_worker(settings: Settings) -> Worker:
