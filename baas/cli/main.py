@@ -315,7 +315,7 @@ def _main(argv: Sequence[str] | None) -> int:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     logs.configure(settings.log_level)
     try:
         return args.handler(args, settings)
@@ -324,8 +324,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return 1
     except BrokenPipeError:
         raise
-    except (RedisError, OSError) as exc:  # the store went away in the middle of a command
+    except RedisError as exc:  # the store went away in the middle of a command
         print(f"error: the store failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a data directory that cannot be made, a socket refused
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
 
 

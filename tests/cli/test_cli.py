@@ -329,3 +329,17 @@ def test_a_closed_pipe_ends_a_command_quietly(args, store_env, tmp_path):
         os.close(write_end)
     assert done.stderr == ""
     assert done.returncode in (0, 1)  # 0: argparse's help ignores a closed pipe itself
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "reason"),
+    [
+        ("BAAS_PORT", "eighty", "BAAS_PORT='eighty'"),
+        ("BAAS_DATA_DIR", "/proc/no-such-folder", "/proc/no-such-folder"),
+    ],
+)
+def test_a_misconfiguration_ends_in_one_line_and_exit_1(setting, value, reason, tmp_path):
+    done = baas("tenants", "list", env=clean_env(**{setting: value}), cwd=tmp_path)
+    assert done.returncode == 1, done
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert reason in done.stderr
