@@ -310,6 +310,8 @@ def _size(
             raise _Rejection(
                 "risk sizing needs the account's equity, which the broker has not reported"
             )
+        if equity <= 0:
+            raise _Rejection(f"risk sizing needs a positive equity; the account's is {equity}")
         sized = equity * risk / Decimal(100) / price
     elif multiplier > 0:
         sized = quantity * multiplier

@@ -51,3 +51,16 @@ def test_a_signal_for_a_broker_the_engine_cannot_run_is_rejected():
     assert rejection(trade(model, shadow, 1, data)) == (
         "broker 'odd' is misconfigured: slippage_bps must be below 10000"
     )
+
+
+def test_risk_sizing_on_an_account_whose_equity_is_not_positive_is_rejected():
+    # A short that the market moved against leaves a negative equity: sizing by it gave a
+    # negative quantity that the rounding could not hold (the worker failed the command).
+    model, shadow = new_model(), new_model()
+    trade(model, shadow, 1, signal(1, "sell", 1000, Decimal(100), "MKT"))
+    trade(model, shadow, 2, signal(2, "buy", 10**6, Decimal(1000), "MKT"))
+    assert model.accounts["paper"].equity() < 0
+    data = {**signal(3, "buy", 1, Decimal("5e-324"), "MKT"), "AccountRiskPercentage": 1}
+    assert rejection(trade(model, shadow, 3, data)).startswith(
+        "risk sizing needs a positive equity; the account's is -"
+    )
