@@ -73,6 +73,11 @@ class Settings:
         "Comma-separated IPs or CIDRs allowed to call TradingView webhooks (403 otherwise); "
         "empty: any. TradingView's: 52.89.214.238,34.212.75.30,54.218.53.128,52.32.178.7",
     )
+    tradingview_resend_seconds: float = _setting(
+        60.0,
+        "A TradingView message without a time, sent again for the same alert within this, is "
+        "the same signal (TradingView resends after a 5xx, at most 3 times, 5 s apart).",
+    )
     # Rate limits (sliding windows, shared by every gateway through the store)
     ip_limit: int = _setting(120, "Requests per client IP per window, all API endpoints.")
     ip_window_seconds: float = _setting(60.0, "Window of the per-IP limit.")

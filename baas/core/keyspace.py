@@ -51,6 +51,11 @@ class Keyspace:
         """Sorted set: the recent 401 answers to the IP's webhook requests for the tenant."""
         return f"{self.prefix}:{{t:{tenant_id}}}:rl:webhook-auth-failures:{ip}"
 
+    def webhook_first_arrival(self, tenant_id: str, alert_id: str, body: bytes) -> str:
+        """String with TTL: when a TradingView message without a time first came for the alert."""
+        digest = hashlib.sha256(alert_id.encode() + b"\x00" + body).hexdigest()[:40]
+        return f"{self.prefix}:{{t:{tenant_id}}}:tv-arrival:{digest}"
+
     def readmodel(self, tenant_id: str, name: str) -> str:
         """Hash: a read model of the tenant's trading (alerts, brokers, paper, signals)."""
         return f"{self.prefix}:{{t:{tenant_id}}}:rm:{name}"

@@ -127,7 +127,11 @@ async def _record(request: Request, svc: Services, alert: dict[str, Any]) -> Res
     received_at = datetime.now(UTC)
     try:
         body = await read_body(request, svc.settings.max_body_bytes)
-        signal = to_signal(alert, parse_message(body), tenant_id, received_at)
+        message = parse_message(body)
+        arrival = (
+            received_at if message.time else await _first_arrival(svc, request, body, received_at)
+        )
+        signal = to_signal(alert, message, tenant_id, arrival)
         event: dict[str, Any] = dict(signal.event)
         if signal.target_position is not None:
             event[TARGET_POSITION] = _plain(signal.target_position)
@@ -145,6 +149,22 @@ async def _record(request: Request, svc: Services, alert: dict[str, Any]) -> Res
     count_appended(svc, commands, [result])
     headers = {"Idempotent-Replayed": "true"} if result.duplicate else None
     return Response(orjson.dumps({"id": result.event_id}), 202, headers=headers, media_type=JSON)
+
+
+async def _first_arrival(
+    svc: Services, request: Request, body: bytes, received_at: datetime
+) -> datetime:
+    """When this body first came for the alert within BAAS_TRADINGVIEW_RESEND_SECONDS.
+
+    A message without {{timenow}} takes its signal's time and id from its arrival; TradingView
+    resends the same body after a 5xx (a 503 may have appended it), so a resend must arrive at
+    the first arrival's time to be the same signal, replayed rather than traded twice."""
+    key = svc.keyspace.webhook_first_arrival(
+        request.path_params["tenantId"], request.path_params["alertId"], body
+    )
+    window = max(1, round(svc.settings.tradingview_resend_seconds))
+    first = await svc.pipelined.call("SET", key, received_at.isoformat(), "NX", "GET", "EX", window)
+    return received_at if first is None else datetime.fromisoformat(first.decode())
 
 
 def _allowed(ip: str, networks: tuple[Network, ...]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import statistics
 import time
@@ -257,7 +258,7 @@ async def test_the_same_alert_time_with_another_price_is_409(desk):
 def test_a_resend_after_a_503_is_the_same_signal_when_the_message_has_its_time():
     """TradingView resends the same body later: with {{timenow}} in it (the messages the
     gateway gives carry it) the signal id is the same, so the resend is a replay. Without a time,
-    the second of arrival stands in and a resend in another second is another signal."""
+    the arrival stands in (the gateway gives a resend its first arrival: the test below)."""
     alert = {"AlertId": "a", "Kind": "indicator", "Symbol": "AAPL", "Quantity": 1}
     first = datetime(2026, 12, 7, 21, 0, 0, tzinfo=UTC)
     later = first + timedelta(seconds=30)
@@ -268,6 +269,34 @@ def test_a_resend_after_a_503_is_the_same_signal_when_the_message_has_its_time()
     timed = b'{"action": "buy", "time": "2026-12-07T20:59:59Z"}'
     assert signal_id(timed, first) == signal_id(timed, later)
     assert signal_id(b"buy", first) != signal_id(b"buy", later)
+
+
+async def test_a_resend_of_a_message_without_a_time_is_the_same_signal(desk, settings):
+    """TradingView resends the same body 5 s after a 503 (which may have appended it): within
+    BAAS_TRADINGVIEW_RESEND_SECONDS it takes its first arrival's time, so it is a replay; the
+    same words after the window are a new signal."""
+    await desk.alert("multi", Quantity=2)
+    await desk.drain()
+    path = await webhook(desk, "multi")
+    message = {"ticker": "AAPL", "action": "buy", "price": 100}  # no {{timenow}}
+    short = dataclasses.replace(settings, tradingview_resend_seconds=3)
+    async with app_client(short) as client:
+        first = await fire(desk, path, message, client)
+        await asyncio.sleep(1.1)  # another second of arrival: the id no longer rests on the second
+        again = await fire(desk, path, message, client)
+        assert first.status_code == again.status_code == 202
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert len(await tradingview_entries(desk)) == 1
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            later = await fire(desk, path, message, client)
+            if "Idempotent-Replayed" not in later.headers:
+                break
+            await asyncio.sleep(0.2)
+        assert later.status_code == 202
+    assert len(await tradingview_entries(desk)) == 2
+    await desk.drain()
+    assert await position(desk, "AAPL") in ("4", "4.0")
 
 
 async def test_unreplaced_placeholders_are_422_and_count_as_writes(desk, settings):
