@@ -413,6 +413,9 @@ LEDGER_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "The new key, with its plaintext (shown once).",
             ),
             "400": _detail("The body is not JSON."),
+            "409": _detail(
+                "The strategy has BAAS_LEDGER_MAX_KEYS_PER_STRATEGY active keys: revoke one first."
+            ),
             "422": _detail("name is not a string."),
             **_KEY_ERRORS,
         },
