@@ -44,9 +44,7 @@ def named_paths(lines: list[str]) -> tuple[set[str], set[str]]:
 
 
 def tracked() -> list[str]:
-    done = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    done = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
     return done.stdout.split()
 
 
