@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -423,21 +422,25 @@ async def test_position_mode_trades_the_difference(desk):
     assert (sold["Side"], sold["Quantity"]) == ("sell", "6")
 
 
-async def test_the_answer_comes_well_within_tradingviews_three_seconds(desk):
+async def test_the_answer_comes_once_the_signal_is_logged_not_once_it_is_traded(desk):
+    """TradingView waits 3 s at most: the 202 means "in the log", and the worker trades after.
+    (How fast the answer comes is measured by `make bench`, not asserted here.)"""
     await desk.alert("fast", Symbol="AAPL", Quantity=1)
     await desk.drain()
     path = await webhook(desk, "fast")
-    await fire(desk, path, {"action": "buy", "time": now_iso(-1)})  # warm up
-    times = []
+    base = datetime.now(UTC).replace(microsecond=0)
+    answered = []
     for i in range(7):
         # Each its own signal: another time (the same time and action would be the same id).
-        message = {"action": "buy", "price": 100 + i, "time": now_iso(-2 - i)}
-        started = time.perf_counter()
-        response = await fire(desk, path, message)
-        times.append(time.perf_counter() - started)
-        assert response.status_code == 202
-    assert statistics.median(times) < 0.1, times
-    assert max(times) < 1.0, times
+        when = (base - timedelta(seconds=1 + i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        response = await fire(desk, path, {"action": "buy", "price": 100 + i, "time": when})
+        assert response.status_code == 202, response.text
+        answered.append(response.json()["id"])
+    assert len(await tradingview_entries(desk)) == 7
+    for signal_id in answered:  # no worker has run yet: answered before any decision
+        assert await desk.trading.record_of(desk.tenant.tenant_id, "signals", signal_id) is None
+    await desk.drain()
+    assert await position(desk, "AAPL") in ("7", "7.0")
 
 
 def _has_allow_list() -> bool:
