@@ -1,7 +1,7 @@
 """Every limit, timeout and address of the gateway and the workers, read from the environment.
 
-One prefix, ``BAAS_``. Two names also work without it because the wider ecosystem uses them:
-``REDIS_URL`` and ``PORT`` (the prefixed name wins when both are set).
+One prefix, ``BAAS_``. Three names also work without it because the wider ecosystem uses them:
+``REDIS_URL``, ``PORT`` and ``POLYGON_API_KEY`` (the prefixed name wins when both are set).
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ PREFIX = "BAAS_"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _setting(default: Any, doc: str, *, alias: str | None = None) -> Any:
-    return field(default=default, metadata={"doc": doc, "alias": alias})
+def _setting(default: Any, doc: str, *, alias: str | None = None, secret: bool = False) -> Any:
+    """A setting; a ``secret`` one is left out of the repr and shown only as "(set)"."""
+    return field(
+        default=default, repr=not secret, metadata={"doc": doc, "alias": alias, "secret": secret}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,7 @@ class Settings:
         "Redis/Valkey URL (redis://, rediss:// or unix://). Empty: an embedded Valkey "
         "under the data directory.",
         alias="REDIS_URL",
+        secret=True,
     )
     data_dir: Path = _setting(
         Path("var"),
@@ -152,6 +156,13 @@ class Settings:
     )
     ledger_max_keys_per_strategy: int = _setting(
         20, "Most active ledger API keys of a strategy (409 above; revoke one first)."
+    )
+    polygon_api_key: str = _setting(
+        "",
+        "Polygon.io API key: closes the store lacks are fetched there "
+        "(pip install polygon-api-client). Empty: no price provider.",
+        alias="POLYGON_API_KEY",
+        secret=True,
     )
     # Processes
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")

@@ -17,9 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from baas.core.ledger.events import CashEvent, Order
+from baas.core.ledger.writes import OrderInput
 from baas.core.trading import events as ev
 from baas.core.trading.readmodel import BROKERS, DEFAULT_PAPER_BROKER, SIGNALS
-from baas.store.ledger import LedgerStore, OrderInput
+from baas.store.ledger import LedgerStore
 from baas.store.trading import TradingStore
 
 log = logging.getLogger("baas.worker")

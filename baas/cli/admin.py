@@ -102,7 +102,7 @@ async def keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    from baas.store.ledger import rebuild_ledger
+    from baas.store.ledger_rebuild import rebuild_ledger
     from workers.rebuild import rebuild as rebuild_models
 
     keyspace = Keyspace(settings.key_prefix)

@@ -10,18 +10,16 @@ from pathlib import Path
 
 import orjson
 
+from baas.adapters.polygon import price_provider
 from baas.cli.store_access import store_session
 from baas.core.keyspace import Keyspace
 from baas.core.ledger.bounds import is_text
+from baas.core.ledger.errors import UnknownTenant
+from baas.core.ledger.price_files import PriceError, parse_price_csv
+from baas.core.ledger.symbols import normalize_symbol
 from baas.settings import Settings
-from baas.store.ledger import LedgerStore, UnknownTenant
-from baas.store.ledger_prices import (
-    PriceError,
-    PriceStore,
-    normalize_symbol,
-    parse_price_csv,
-    provider_from_env,
-)
+from baas.store.ledger import LedgerStore
+from baas.store.ledger_prices import PriceStore
 
 
 def _print_json(value: object) -> None:
@@ -99,9 +97,11 @@ async def prices_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def prices_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    provider = provider_from_env()
+    provider = price_provider(settings)
     if provider is None:
-        return _error("no price provider: set POLYGON_API_KEY (and pip install polygon-api-client)")
+        return _error(
+            "no price provider: set BAAS_POLYGON_API_KEY (and pip install polygon-api-client)"
+        )
     try:
         symbol = normalize_symbol(args.symbol)
         start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)

@@ -32,7 +32,7 @@ a running `baas run` started, or a temporary one for the length of the command."
 def _settings_table(args: argparse.Namespace, settings: Settings) -> int:
     for (name, default, doc), f in zip(describe(), fields(settings), strict=True):
         value = getattr(settings, f.name)
-        current = "(set)" if f.name == "redis_url" and value else value
+        current = "(set)" if f.metadata["secret"] and value else value
         print(
             f"{name.replace('`', '')}\n    default: {default.strip('`')}\n"
             f"    current: {current}\n    {doc}"

@@ -41,8 +41,9 @@ from baas.core.ledger import (
     build_nav_projection,
     extend_nav_series,
 )
-from baas.store.ledger import HISTORY_PAGE, LedgerStore, ledger_event
-from baas.store.ledger_nav import FingerprintedCloses, NavRecord, fingerprints, history_digest
+from baas.core.ledger.log_entries import ledger_event
+from baas.core.ledger.nav_record import FingerprintedCloses, NavRecord, fingerprints, history_digest
+from baas.store.ledger import HISTORY_PAGE, LedgerStore
 from baas.store.ledger_prices import PriceStore
 
 Closes = dict[str, FingerprintedCloses]

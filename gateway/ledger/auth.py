@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from baas.core import apikeys
-from baas.store.ledger import LedgerKeyOwner, Strategy, ledger_key_owner
+from baas.core.ledger.api_keys import LedgerKeyOwner, ledger_key_owner
+from baas.core.ledger.strategies import Strategy
 from baas.store.ratelimits import unique_member
 from baas.store.tenants import KeyOwner, owner_from_index
 from gateway.guard import API_KEY_HEADER, reject_key, request_ip

@@ -21,8 +21,9 @@ from starlette.datastructures import QueryParams
 from baas.core.ledger import CashEvent, Order, SnapshotPosition, parse_timestamp
 from baas.core.ledger.bounds import DATE_RANGE, amount_problem, is_text, time_problem
 from baas.core.ledger.events import CASH_EVENT_TYPES, ORDER_STATUSES, ORDER_TYPES, SIDES
-from baas.store.ledger import DEFAULT_BASE_CURRENCY, OrderInput
-from baas.store.ledger_prices import normalize_symbol
+from baas.core.ledger.strategies import DEFAULT_BASE_CURRENCY
+from baas.core.ledger.symbols import normalize_symbol
+from baas.core.ledger.writes import OrderInput
 from gateway.ledger.errors import LedgerError, invalid
 
 MAX_ID = 256

@@ -25,22 +25,18 @@ from baas.core.ledger import (
     newest_prices,
     performance_report,
 )
-from baas.core.problems import FieldError, Problem, bad_request, unprocessable
-from baas.store.capped import TooManyKeys
-from baas.store.ledger import (
-    KEY_WARNING,
-    KeyRevoked,
-    MissingPrice,
-    UnknownTenant,
-    iso,
-)
-from baas.store.ledger_prices import (
+from baas.core.ledger.api_keys import KEY_WARNING
+from baas.core.ledger.errors import LedgerKeyRevoked, MissingPrice, UnknownTenant
+from baas.core.ledger.price_files import (
     PriceError,
-    normalize_symbol,
     parse_day,
     parse_price_csv,
     parse_price_entries,
 )
+from baas.core.ledger.rows import iso
+from baas.core.ledger.symbols import normalize_symbol
+from baas.core.problems import FieldError, Problem, bad_request, unprocessable
+from baas.store.capped import TooManyKeys
 from gateway.body import read_body
 from gateway.guard import authenticate, reject_key
 from gateway.ledger.auth import INVALID_KEY, authenticate_bearer, authenticate_strategy_owner
@@ -271,7 +267,7 @@ async def post_orders(request: Request) -> Response:
         )
     except MissingPrice as exc:
         raise LedgerError(422, str(exc)) from None
-    except KeyRevoked:
+    except LedgerKeyRevoked:
         raise await reject_key(request, INVALID_KEY) from None
     body = {
         "accepted": [order_view(r) for r in result.accepted],
@@ -295,7 +291,7 @@ async def post_snapshot(request: Request) -> Response:
             key_id=caller.key_id,
             client_ip=caller.client_ip,
         )
-    except KeyRevoked:
+    except LedgerKeyRevoked:
         raise await reject_key(request, INVALID_KEY) from None
     return json_response(
         {
@@ -321,7 +317,7 @@ async def post_cash(request: Request) -> Response:
             client_ip=caller.client_ip,
             now=now,
         )
-    except KeyRevoked:
+    except LedgerKeyRevoked:
         raise await reject_key(request, INVALID_KEY) from None
     return json_response(
         {"status": "created" if result.created else "duplicate", "event": cash_view(result.row)},

@@ -31,11 +31,13 @@ import redis
 
 from baas.core.keyspace import Keyspace
 from baas.core.ledger import CashEvent, Order
+from baas.core.ledger.price_files import parse_price_csv
+from baas.core.ledger.writes import OrderInput
 from baas.settings import Settings
 from baas.store.connection import load_functions, open_store
 from baas.store.embedded import EmbeddedValkey
-from baas.store.ledger import LedgerStore, OrderInput
-from baas.store.ledger_prices import PriceStore, parse_price_csv
+from baas.store.ledger import LedgerStore
+from baas.store.ledger_prices import PriceStore
 from baas.store.tenants import TenantRegistry
 from tests.conftest import live_gateway, make_settings
 from tests.ledger.support import SP500, STOCKS, read_closes

@@ -13,7 +13,9 @@ import pytest
 from baas.core import apikeys
 from baas.core.keyspace import Keyspace
 from baas.core.ledger import Order
-from baas.store.ledger import KeyRevoked, LedgerStore, OrderInput
+from baas.core.ledger.errors import LedgerKeyRevoked
+from baas.core.ledger.writes import OrderInput
+from baas.store.ledger import LedgerStore
 from tests.conftest import app_client, make_settings, new_tenant
 
 from .support import Desk, create_key, open_strategy
@@ -108,7 +110,7 @@ async def test_revoked_between_check_and_write_is_refused_atomically(desk, store
     async def no_prices(_):
         return {}
 
-    with pytest.raises(KeyRevoked):
+    with pytest.raises(LedgerKeyRevoked):
         await ledger.record_orders(
             desk.tenant.tenant_id,
             desk.strategy_id,

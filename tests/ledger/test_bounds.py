@@ -11,7 +11,8 @@ import pytest
 
 from baas.core.keyspace import Keyspace
 from baas.core.ledger import CashEvent, Order
-from baas.store.ledger import LedgerStore, OrderInput
+from baas.core.ledger.writes import OrderInput
+from baas.store.ledger import LedgerStore
 from baas.store.ledger_prices import PriceStore
 
 from .support import Desk

@@ -5,7 +5,7 @@ in the ledger's shape."""
 from __future__ import annotations
 
 from baas.core.keyspace import Keyspace
-from baas.store.ledger import rebuild_ledger
+from baas.store.ledger_rebuild import rebuild_ledger
 from tests.conftest import app_client, free_port, make_settings
 
 

@@ -11,9 +11,12 @@ import pytest
 
 from baas.core.keyspace import Keyspace
 from baas.core.ledger import CashEvent, NavSeries, Order, SnapshotPosition
-from baas.store.ledger import LedgerStore, OrderInput, rebuild_ledger
+from baas.core.ledger.price_files import PriceRow, parse_price_csv
+from baas.core.ledger.writes import OrderInput
+from baas.store.ledger import LedgerStore
 from baas.store.ledger_cache import MAX_BENCHMARKS, NavCache
-from baas.store.ledger_prices import PriceRow, PriceStore, parse_price_csv
+from baas.store.ledger_prices import PriceStore
+from baas.store.ledger_rebuild import rebuild_ledger
 
 from .support import SP500, STOCKS, read_closes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -15,15 +16,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from baas.adapters.polygon import PolygonProvider, price_provider
 from baas.core.keyspace import Keyspace
-from baas.settings import env_name
-from baas.store.ledger_prices import (
-    PolygonProvider,
-    PriceError,
-    PriceStore,
-    parse_price_csv,
-    provider_from_env,
-)
+from baas.core.ledger.price_files import PriceError, parse_price_csv
+from baas.settings import Settings, env_name
+from baas.store.ledger_prices import PriceStore
 from tests.conftest import REPO, new_tenant
 
 from .support import SP500, STOCKS, read_closes
@@ -262,8 +259,34 @@ async def test_the_polygon_provider_reads_daily_bars():
 
 
 def test_no_provider_without_polygon_api_key():
-    assert provider_from_env({}) is None
-    assert provider_from_env({"POLYGON_API_KEY": " "}) is None
+    assert price_provider(Settings.from_env({})) is None
+    assert price_provider(Settings.from_env({"POLYGON_API_KEY": " "})) is None
+
+
+def test_the_polygon_key_is_a_setting_read_like_redis_url():
+    assert Settings.from_env({"POLYGON_API_KEY": "plain"}).polygon_api_key == "plain"
+    assert Settings.from_env({"BAAS_POLYGON_API_KEY": "prefixed"}).polygon_api_key == "prefixed"
+    both = {"BAAS_POLYGON_API_KEY": "prefixed", "POLYGON_API_KEY": "plain"}
+    assert Settings.from_env(both).polygon_api_key == "prefixed"
+
+
+def test_the_polygon_key_is_never_shown(caplog):
+    secret = "pk-do-not-show-" + "x" * 20
+    settings = Settings.from_env({"BAAS_POLYGON_API_KEY": secret})
+    assert secret not in repr(settings)
+    # The client is not installed here: no provider, and a warning that does not hold the key.
+    with caplog.at_level(logging.WARNING, logger="baas.prices"):
+        assert price_provider(settings) is None
+    assert caplog.records and all(secret not in str(vars(r)) for r in caplog.records)
+    shown = subprocess.run(
+        [*BAAS, "settings"],
+        env={**os.environ, "BAAS_POLYGON_API_KEY": secret},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "BAAS_POLYGON_API_KEY" in shown.stdout and secret not in shown.stdout + shown.stderr
 
 
 async def test_baas_strategies_create_and_list(store_url, prefix, store):

@@ -9,7 +9,8 @@ import uuid
 import orjson
 
 from baas.core.keyspace import Keyspace
-from baas.store.ledger import LedgerStore, default_strategy_id, rebuild_ledger
+from baas.store.ledger import LedgerStore, default_strategy_id
+from baas.store.ledger_rebuild import rebuild_ledger
 from tests.conftest import new_tenant
 
 from .support import Desk, create_strategy, open_strategy

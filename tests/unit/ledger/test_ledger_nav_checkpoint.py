@@ -42,7 +42,7 @@ from baas.core.ledger.nav import (
     _is_session,
     _market_value,
 )
-from baas.store.ledger_nav import FingerprintedCloses, NavRecord, fingerprints
+from baas.core.ledger.nav_record import FingerprintedCloses, NavRecord, fingerprints
 
 D = Decimal
 DATA = Path(__file__).resolve().parents[2] / "data"

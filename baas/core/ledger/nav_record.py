@@ -1,6 +1,6 @@
-"""A strategy's NAV projection as the store keeps it: the checkpoint of ``baas.core.ledger.nav``
-(the session series up to a date, the accounting state there, the events not applied yet) and
-what tells whether it still holds.
+"""A strategy's NAV projection as the store keeps it (``baas.store.ledger_cache``): the checkpoint
+of ``baas.core.ledger.nav`` (the session series up to a date, the accounting state there, the
+events not applied yet) and what tells whether it still holds.
 
 It lives in the hash ``Keyspace.ledger_nav(tenant, strategy)``, one field per benchmark ("" for
 none), and is derived data: any record can be dropped (it is rebuilt from the history). A record
@@ -24,18 +24,16 @@ from typing import Any
 
 import orjson
 
-from baas.core.ledger import (
+from baas.core.ledger.accounting import LedgerState, Position
+from baas.core.ledger.events import (
     CashEvent,
-    CloseSeries,
     LedgerEvent,
-    LedgerState,
-    NavCheckpoint,
-    NavPoint,
     Order,
-    Position,
     PositionSnapshot,
     SnapshotPosition,
 )
+from baas.core.ledger.nav import CloseSeries, NavCheckpoint, NavPoint
+from baas.core.ledger.rows import decimal_text, iso_or_none, time_or_none
 
 FORMAT = 2  # 2: the state keeps the last fill of each symbol
 _MASK = (1 << 64) - 1
@@ -122,20 +120,8 @@ class NavRecord:
 # Checkpoints
 
 
-def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
 def _day(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def checkpoint_document(checkpoint: NavCheckpoint) -> dict[str, Any]:
@@ -144,20 +130,20 @@ def checkpoint_document(checkpoint: NavCheckpoint) -> dict[str, Any]:
         "benchmark": checkpoint.benchmark,
         "inception": None if checkpoint.inception is None else checkpoint.inception.isoformat(),
         "through": None if checkpoint.through is None else checkpoint.through.isoformat(),
-        "last_event_at": _time(checkpoint.last_event_at),
+        "last_event_at": iso_or_none(checkpoint.last_event_at),
         "state": {
             "cash": str(state.cash),
             "positions": [
-                [p.symbol, str(p.quantity), str(p.cost_basis), _time(p.updated_at)]
+                [p.symbol, str(p.quantity), str(p.cost_basis), iso_or_none(p.updated_at)]
                 for p in state.positions.values()
             ],
             "realized_pnl": str(state.realized_pnl),
             "fees_paid": str(state.fees_paid),
             "cash_totals": [[kind, str(total)] for kind, total in state.cash_totals.items()],
-            "last_order_at": _time(state.last_order_at),
-            "last_fills": [[s, _time(at), str(p)] for s, (at, p) in state.last_fills.items()],
+            "last_order_at": iso_or_none(state.last_order_at),
+            "last_fills": [[s, iso_or_none(at), str(p)] for s, (at, p) in state.last_fills.items()],
         },
-        "pending": [event_document(e) for e in checkpoint.pending],
+        "pending": [compact_event(e) for e in checkpoint.pending],
         "points": [
             [
                 p.date.isoformat(),
@@ -170,7 +156,7 @@ def checkpoint_document(checkpoint: NavCheckpoint) -> dict[str, Any]:
             for p in checkpoint.points
         ],
         "previous_nav": str(checkpoint.previous_nav),
-        "starting_equity": _dec(checkpoint.starting_equity),
+        "starting_equity": decimal_text(checkpoint.starting_equity),
         "symbols": sorted(checkpoint.symbols),
     }
 
@@ -180,13 +166,13 @@ def checkpoint_from_document(doc: Mapping[str, Any]) -> NavCheckpoint:
     state = LedgerState(
         cash=Decimal(s["cash"]),
         positions={
-            symbol: Position(symbol, Decimal(qty), Decimal(cost), _parse_time(at))
+            symbol: Position(symbol, Decimal(qty), Decimal(cost), time_or_none(at))
             for symbol, qty, cost, at in s["positions"]
         },
         realized_pnl=Decimal(s["realized_pnl"]),
         fees_paid=Decimal(s["fees_paid"]),
         cash_totals={kind: Decimal(total) for kind, total in s["cash_totals"]},
-        last_order_at=_parse_time(s["last_order_at"]),
+        last_order_at=time_or_none(s["last_order_at"]),
         last_fills={
             symbol: (datetime.fromisoformat(at), Decimal(p)) for symbol, at, p in s["last_fills"]
         },
@@ -196,9 +182,9 @@ def checkpoint_from_document(doc: Mapping[str, Any]) -> NavCheckpoint:
         benchmark=doc["benchmark"],
         inception=_day(doc["inception"]),
         through=_day(doc["through"]),
-        last_event_at=_parse_time(doc["last_event_at"]),
+        last_event_at=time_or_none(doc["last_event_at"]),
         state=state,
-        pending=tuple(event_from_document(e) for e in doc["pending"]),
+        pending=tuple(event_from_compact(e) for e in doc["pending"]),
         points=tuple(
             NavPoint(date.fromisoformat(d), Decimal(eq), Decimal(cash), Decimal(mv), Decimal(f), r)
             for d, eq, cash, mv, f, r in doc["points"]
@@ -209,7 +195,7 @@ def checkpoint_from_document(doc: Mapping[str, Any]) -> NavCheckpoint:
     )
 
 
-def event_document(event: LedgerEvent) -> list[Any]:
+def compact_event(event: LedgerEvent) -> list[Any]:
     """A compact, exact form of an accounting event."""
     if isinstance(event, Order):
         return [
@@ -217,7 +203,7 @@ def event_document(event: LedgerEvent) -> list[Any]:
             event.symbol,
             event.side,
             str(event.quantity),
-            _dec(event.price),
+            decimal_text(event.price),
             event.executed_at.isoformat(),
             str(event.fees),
             event.status,
@@ -241,7 +227,7 @@ def event_document(event: LedgerEvent) -> list[Any]:
     ]
 
 
-def event_from_document(doc: list[Any]) -> LedgerEvent:
+def event_from_compact(doc: list[Any]) -> LedgerEvent:
     kind = doc[0]
     if kind == "order":
         _, symbol, side, qty, price, at, fees, status, order_type, ext = doc
