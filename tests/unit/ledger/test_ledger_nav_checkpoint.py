@@ -1,6 +1,7 @@
 """NAV checkpoints: a history told in chunks (each dated at or after the last) and extended from
 checkpoint to checkpoint, with closes arriving day by day, gives exactly the series of the whole
-history built at once, on real closes (tests/data) with gaps, weekends, flows and snapshots."""
+history built at once, and the series recomputed session by session from scratch through the
+public functions, on real closes (tests/data) with gaps, weekends, flows and snapshots."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baas.core.ledger import (
+    ACCOUNTING_CONTEXT,
     CashEvent,
     CloseSeries,
+    LedgerEvent,
     LedgerState,
     NavBackfill,
     NavCheckpoint,
@@ -28,19 +31,14 @@ from baas.core.ledger import (
     Order,
     PositionSnapshot,
     SnapshotPosition,
+    apply_snapshot,
     build_nav_projection,
     build_nav_series,
     extend_nav_series,
-    to_decimal,
+    mark_to_market,
+    newest_prices,
+    replay,
     utc_date,
-)
-from baas.core.ledger.accounting import ACCOUNTING_CONTEXT, _apply_cash_event, _apply_order
-from baas.core.ledger.nav import (
-    _apply_snapshot_flow,
-    _event_symbols,
-    _is_effective,
-    _is_session,
-    _market_value,
 )
 from baas.core.ledger.nav_record import FingerprintedCloses, NavRecord, fingerprints
 
@@ -65,71 +63,83 @@ CLOSES = load_closes()
 DAYS = sorted(CLOSES[BENCH])
 
 
-def reference_nav_series(events, closes, *, benchmark=None) -> NavSeries:
-    """build_nav_series in one pass over the whole history, as it was before checkpoints."""
-    ordered = sorted((e for e in events if _is_effective(e)), key=attrgetter("timestamp"))
-    if not ordered:
+def symbols_of(event: LedgerEvent) -> set[str]:
+    if isinstance(event, Order):
+        return {event.symbol}
+    if isinstance(event, PositionSnapshot):
+        return {line.symbol for line in event.positions}
+    return set()
+
+
+def recomputed_nav_series(events, closes, *, benchmark=None) -> NavSeries:
+    """The session NAV by the rules of ``baas.core.ledger.nav``'s docstring, each session folded
+    from scratch with the public functions: its state is the ``replay`` of every event due by
+    then, its marks the ``newest_prices`` by then, its equity ``mark_to_market``. Nothing is
+    carried from one session to the next but the previous NAV."""
+    recorded = [e for e in events if not isinstance(e, Order) or e.is_effective]
+    if not recorded:
         return NavSeries(())
-    event_dates = [utc_date(e.timestamp) for e in ordered]
-    inception = event_dates[0]
-    relevant: set[str] = set()
-    for event in ordered:
-        relevant.update(_event_symbols(event))
-    if benchmark:
-        relevant.add(benchmark)
+    ordered = sorted(recorded, key=attrgetter("timestamp"))  # ties in the order recorded
+    dates = [utc_date(e.timestamp) for e in ordered]
+    inception = dates[0]
+    wanted = set().union(*(symbols_of(e) for e in ordered)) | ({benchmark} if benchmark else set())
+    series = {s: dict(closes[s]) for s in wanted if closes.get(s)}
+    fill_days = {d for d, e in zip(dates, ordered, strict=True) if isinstance(e, Order)}
+    days = sorted({d for c in series.values() for d in c if d >= inception} | fill_days)
+
+    def prices_by(day: date, state: LedgerState) -> dict[str, Decimal]:
+        latest = {}
+        for symbol, by_day in series.items():
+            known = [d for d in by_day if d <= day]
+            if known:
+                latest[symbol] = (max(known), by_day[max(known)])
+        return newest_prices(latest, state.last_fills)
+
+    points: list[NavPoint] = []
+    previous, starting, last_session = Decimal(0), None, None
     with localcontext(ACCOUNTING_CONTEXT):
-        marks: dict[str, Decimal] = {}
-        by_date: dict[date, list] = defaultdict(list)
-        for symbol in relevant:
-            series = closes.get(symbol)
-            if not series:
-                continue
-            before = [d for d in series if d < inception]
-            if before:
-                marks[symbol] = to_decimal(series[max(before)])
-            for d, close in series.items():
-                if d >= inception:
-                    by_date[d].append((symbol, close))
-        state = LedgerState()
-        points: list[NavPoint] = []
-        prev_nav = Decimal(0)
-        starting_equity = None
-        i, n = 0, len(ordered)
-        # A fill is a price of its symbol: its date is a session, and it marks the symbol
-        # until a newer close (today's close is the end of the day: newer than today's fills).
-        fill_dates = {d for e, d in zip(ordered, event_dates, strict=True) if isinstance(e, Order)}
-        for d in sorted(by_date.keys() | fill_dates):
-            today = by_date.get(d, [])
-            for symbol, close in today:
-                marks[symbol] = to_decimal(close)
-            j = bisect.bisect_right(event_dates, d, lo=i)
-            if d not in fill_dates and not _is_session(today, benchmark, state, ordered, i, j):
+        for day in days:
+            # Dates only grow along ``ordered``: what is applied and what falls due are slices.
+            start = 0 if last_session is None else bisect.bisect_right(dates, last_session)
+            stop = bisect.bisect_right(dates, day)
+            due = ordered[start:stop]
+            touched = set(replay(ordered[:start]).positions).union(*map(symbols_of, due))
+            if benchmark:
+                touched.add(benchmark)
+            if day not in fill_days and not any(day in series.get(s, {}) for s in touched):
                 continue
             flow = Decimal(0)
-            for k in range(i, j):
-                event = ordered[k]
-                if isinstance(event, Order):
-                    _apply_order(state, event)
-                    if event.symbol not in {s for s, _ in today}:
-                        marks[event.symbol] = event.price
-                elif isinstance(event, CashEvent):
-                    _apply_cash_event(state, event)
-                    if event.is_external_flow:
-                        flow += event.amount
-                else:
-                    flow += _apply_snapshot_flow(state, event, marks)
-            i = j
-            market_value = _market_value(state, marks)
-            nav = state.cash + market_value
-            capital = prev_nav + flow
-            if starting_equity is None:
-                starting_equity = capital
-            daily_return = float(nav / capital - 1) if capital > 0 else None
-            points.append(NavPoint(d, nav, state.cash, market_value, flow, daily_return))
-            prev_nav = nav
-            if i == n and not state.positions and not benchmark:
-                break
-    return NavSeries(tuple(points), starting_equity)
+            for k, event in enumerate(due, start):
+                if isinstance(event, CashEvent) and event.is_external_flow:
+                    flow += event.amount
+                elif isinstance(event, PositionSnapshot):  # in kind, at the marks of its moment
+                    before = replay(ordered[:k])
+                    marks = prices_by(day, before)
+                    changes = apply_snapshot(before, event.positions, log_deltas=True)
+                    for change in changes.entries:
+                        cost = change.new_cost_basis
+                        cost = change.old_cost_basis if cost is None else cost
+                        mark = marks.get(change.symbol, Decimal(0) if cost is None else cost)
+                        flow += (change.new_quantity - change.old_quantity) * mark
+            state = replay(ordered[:stop])
+            value = mark_to_market(state, prices_by(day, state))
+            capital = previous + flow
+            starting = capital if starting is None else starting
+            daily_return = float(value.total_equity / capital - 1) if capital > 0 else None
+            points.append(
+                NavPoint(
+                    day,
+                    value.total_equity,
+                    value.cash_balance,
+                    value.market_value,
+                    flow,
+                    daily_return,
+                )
+            )
+            previous, last_session = value.total_equity, day
+            if stop == len(ordered) and not state.positions and not benchmark:
+                break  # nothing left that could make another session
+    return NavSeries(tuple(points), starting)
 
 
 def exactly(series: NavSeries) -> tuple:
@@ -297,7 +307,7 @@ def test_extending_from_checkpoints_is_building_the_whole_history(story, sorted_
             projection = build_nav_projection(history + chunk, now, benchmark=benchmark)
         before = now
         history += chunk
-        expected = reference_nav_series(history, now, benchmark=benchmark)
+        expected = recomputed_nav_series(history, now, benchmark=benchmark)
         assert exactly(projection.series) == exactly(expected)
         assert exactly(build_nav_series(history, now, benchmark=benchmark)) == exactly(expected)
         checkpoint = projection.checkpoint
@@ -311,7 +321,7 @@ def test_extending_from_checkpoints_is_building_the_whole_history(story, sorted_
         final = extend_nav_series(checkpoint, [], everything)
     else:
         final = build_nav_projection(history, everything, benchmark=benchmark)
-    expected = reference_nav_series(history, everything, benchmark=benchmark)
+    expected = recomputed_nav_series(history, everything, benchmark=benchmark)
     assert exactly(final.series) == exactly(expected)
 
 
