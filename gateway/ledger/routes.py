@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from starlette.requests import Request
@@ -36,6 +38,7 @@ from baas.core.ledger.price_files import (
 from baas.core.ledger.rows import iso
 from baas.core.ledger.symbols import normalize_symbol
 from baas.core.problems import FieldError, Problem, bad_request, unprocessable
+from baas.settings import Settings
 from baas.store.capped import TooManyKeys
 from gateway.body import read_body
 from gateway.guard import authenticate, reject_key
@@ -84,12 +87,17 @@ def _no_constant(name: str) -> Any:
 # Strategies (tenant API)
 
 
-async def create_strategy(request: Request) -> Response:
-    svc = services(request)
+async def _tenant_write(request: Request, max_body: Callable[[Settings], int]) -> tuple[str, bytes]:
+    """The tenant of a tenant-API write (authenticated, the write counted) and its body."""
+    gateway = services(request)
     tenant_id = request.path_params["tenantId"]
     await authenticate(request, tenant_id)
-    await svc.limits.count_tenant_write(tenant_id)
-    body = await read_body(request, svc.settings.max_body_bytes)
+    await gateway.limits.count_tenant_write(tenant_id)
+    return tenant_id, await read_body(request, max_body(gateway.settings))
+
+
+async def create_strategy(request: Request) -> Response:
+    tenant_id, body = await _tenant_write(request, attrgetter("max_body_bytes"))
     wanted, problems = parse_strategy(_tenant_json(body))
     if wanted is None:
         raise unprocessable("The strategy is invalid.", [FieldError(p, m) for p, m in problems])
@@ -113,11 +121,7 @@ async def list_strategies(request: Request) -> Response:
 
 
 async def import_prices(request: Request) -> Response:
-    svc = services(request)
-    tenant_id = request.path_params["tenantId"]
-    await authenticate(request, tenant_id)
-    await svc.limits.count_tenant_write(tenant_id)
-    body = await read_body(request, svc.settings.ledger_max_body_bytes)
+    tenant_id, body = await _tenant_write(request, attrgetter("ledger_max_body_bytes"))
     content_type = request.headers.get("content-type", "application/json")
     media = content_type.split(";", 1)[0].strip().lower()
     skipped = 0
