@@ -25,7 +25,9 @@ from baas.store.ledger import HISTORY_PAGE
 
 
 @dataclass(slots=True)
-class _Folded:
+class _StrategyFold:
+    """What the rebuild gathers of one strategy from the log."""
+
     history: list[bytes] = field(default_factory=list)
     events: list[LedgerEvent] = field(default_factory=list)
     order_ids: dict[str, bytes] = field(default_factory=dict)
@@ -40,7 +42,7 @@ async def rebuild_ledger(store: aioredis.Redis, keyspace: Keyspace, tenant_id: s
     read. Run it with no ledger writes going on (they would be lost from the projections)."""
     strategies: dict[str, bytes] = {}
     default_id: str | None = None
-    folded: dict[str, _Folded] = {}
+    folded: dict[str, _StrategyFold] = {}
     stream = keyspace.tenant_log(tenant_id)
     start, read = "-", 0
     while entries := await store.xrange(stream, min=start, count=2000):
@@ -62,7 +64,7 @@ async def rebuild_ledger(store: aioredis.Redis, keyspace: Keyspace, tenant_id: s
             if kind not in LEDGER_EVENTS:
                 continue
             read += 1
-            target = folded.setdefault(subject, _Folded())
+            target = folded.setdefault(subject, _StrategyFold())
             target.history.append(raw)
             event = ledger_event(document)
             if event is not None:
@@ -78,36 +80,37 @@ async def rebuild_ledger(store: aioredis.Redis, keyspace: Keyspace, tenant_id: s
     existing = {k.decode() for k in await store.hkeys(keyspace.strategies(tenant_id))}
     every = existing | strategies.keys() | folded.keys()
     async with store.pipeline(transaction=True) as pipe:
-        for sid in every:
+        for strategy_id in every:
             for key in (
-                keyspace.ledger_state(tenant_id, sid),
-                keyspace.ledger_nav(tenant_id, sid),
-                keyspace.ledger_history(tenant_id, sid),
-                keyspace.ledger_order_ids(tenant_id, sid),
-                keyspace.ledger_cash_ids(tenant_id, sid),
-                keyspace.ledger_reconciliation(tenant_id, sid),
+                keyspace.ledger_state(tenant_id, strategy_id),
+                keyspace.ledger_nav(tenant_id, strategy_id),
+                keyspace.ledger_history(tenant_id, strategy_id),
+                keyspace.ledger_order_ids(tenant_id, strategy_id),
+                keyspace.ledger_cash_ids(tenant_id, strategy_id),
+                keyspace.ledger_reconciliation(tenant_id, strategy_id),
             ):
                 pipe.delete(key)
         if strategies:
             pipe.hset(keyspace.strategies(tenant_id), mapping=strategies)
         if default_id is not None:
             pipe.set(keyspace.default_strategy(tenant_id), default_id)
-        for sid, f in folded.items():
-            projection = Projection(version=len(f.history))
-            projection.rebuild(f.events)
+        for strategy_id, fold in folded.items():
+            projection = Projection(version=len(fold.history))
+            projection.rebuild(fold.events)
             pipe.hset(
-                keyspace.ledger_state(tenant_id, sid),
-                mapping={"version": len(f.history), "state": projection.to_json()},
+                keyspace.ledger_state(tenant_id, strategy_id),
+                mapping={"version": len(fold.history), "state": projection.to_json()},
             )
-            history_key = keyspace.ledger_history(tenant_id, sid)
-            for page in range(0, len(f.history), HISTORY_PAGE):
-                pipe.rpush(history_key, *f.history[page : page + HISTORY_PAGE])
-            if f.order_ids:
-                pipe.hset(keyspace.ledger_order_ids(tenant_id, sid), mapping=f.order_ids)
-            if f.cash_ids:
-                pipe.hset(keyspace.ledger_cash_ids(tenant_id, sid), mapping=f.cash_ids)
-            if f.reconciliation:
-                pipe.rpush(keyspace.ledger_reconciliation(tenant_id, sid), *f.reconciliation)
+            history_key = keyspace.ledger_history(tenant_id, strategy_id)
+            for page in range(0, len(fold.history), HISTORY_PAGE):
+                pipe.rpush(history_key, *fold.history[page : page + HISTORY_PAGE])
+            if fold.order_ids:
+                pipe.hset(keyspace.ledger_order_ids(tenant_id, strategy_id), mapping=fold.order_ids)
+            if fold.cash_ids:
+                pipe.hset(keyspace.ledger_cash_ids(tenant_id, strategy_id), mapping=fold.cash_ids)
+            if fold.reconciliation:
+                reconciliation = keyspace.ledger_reconciliation(tenant_id, strategy_id)
+                pipe.rpush(reconciliation, *fold.reconciliation)
         await pipe.execute()
     if strategies:
         await store.hset(keyspace.strategy_index, mapping=dict.fromkeys(strategies, tenant_id))
