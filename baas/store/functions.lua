@@ -44,12 +44,22 @@ local function record(key, window, now, member)
   end
 end
 
--- ARGV from i: a count, then (hash position among KEYS, field, value) triples; returns the next i.
-local function hash_writes(keys, args, i)
+-- The elements of `list` from `first` on, as a list of their own (the variable part of KEYS or
+-- ARGV, after the named ones).
+local function rest(list, first)
+  local out = {}
+  for i = first, #list do
+    out[#out + 1] = list[i]
+  end
+  return out
+end
+
+-- args from i: a count, then (position in `hashes`, field, value) triples; returns the next i.
+local function hash_writes(hashes, args, i)
   local writes = tonumber(args[i])
   i = i + 1
   for _ = 1, writes do
-    redis.call('HSET', keys[tonumber(args[i])], args[i + 1], args[i + 2])
+    redis.call('HSET', hashes[tonumber(args[i])], args[i + 1], args[i + 2])
     i = i + 3
   end
   return i
@@ -65,38 +75,44 @@ local function admit(key, limit, window, member, now)
 end
 
 -- A credential still active (a field of the `credentials` hash), then one request counted in
--- its `window`; ARGV from a: limit, window ms, member → nil, or {'revoked'} | {'limited', wait ms}
-local function check_credential(credentials, credential, window, args, a)
+-- its `window` → nil, or {'revoked'} | {'limited', wait ms}
+local function check_credential(credentials, credential, window, limit, window_ms, member)
   if redis.call('HEXISTS', credentials, credential) == 0 then
     return {'revoked'}
   end
-  local wait = admit(window, tonumber(args[a]), tonumber(args[a + 1]), args[a + 2], now_ms())
+  local wait = admit(window, tonumber(limit), tonumber(window_ms), member, now_ms())
   if wait > 0 then
     return {'limited', wait}
   end
   return nil
 end
 
--- The per-IP limits. KEYS from k: ip request window, ip auth failures; ARGV from a: ip limit,
--- ip window ms, failure limit, failure window ms; `member` the request's unique window entry
--- → 'ip' or 'auth_failure' and the ms to wait, or nil and the IP's count of auth failures
-local function check_ip(keys, k, args, a, member, now)
-  local blocked, failures = wait_ms(keys[k + 1], tonumber(args[a + 2]), tonumber(args[a + 3]), now)
+-- The per-IP limits: the IP's request window and its auth failures' window; `member` the
+-- request's unique window entry → 'ip' or 'auth_failure' and the ms to wait, or nil and the IP's
+-- count of auth failures
+local function check_ip(ip_window, failures, ip_limit, ip_window_ms, failure_limit,
+                        failure_window_ms, member, now)
+  local blocked, count = wait_ms(failures, tonumber(failure_limit), tonumber(failure_window_ms), now)
   if blocked > 0 then
     return 'auth_failure', blocked
   end
-  local wait = admit(keys[k], tonumber(args[a]), tonumber(args[a + 1]), member, now)
+  local wait = admit(ip_window, tonumber(ip_limit), tonumber(ip_window_ms), member, now)
   if wait > 0 then
     return 'ip', wait
   end
-  return nil, failures
+  return nil, count
 end
 
--- KEYS: ip request window, ip auth failures
--- ARGV: ip limit, ip window ms, failure limit, failure window ms, member
+-- Each function names its KEYS and ARGV first, in order: baas/store/functions.py builds them
+-- with the same names (a test holds the two sides together).
+
 -- → {0, failures} passed | {1, wait ms} ip limit | {2, wait ms} blocked by auth failures
 local function ip_gate(keys, args)
-  local limiter, value = check_ip(keys, 1, args, 1, args[5], now_ms())
+  local ip_window, failures = keys[1], keys[2]
+  local ip_limit, ip_window_ms, failure_limit, failure_window_ms, member =
+    args[1], args[2], args[3], args[4], args[5]
+  local limiter, value = check_ip(ip_window, failures, ip_limit, ip_window_ms, failure_limit,
+    failure_window_ms, member, now_ms())
   if limiter == 'auth_failure' then
     return {2, value}
   elseif limiter == 'ip' then
@@ -105,15 +121,19 @@ local function ip_gate(keys, args)
   return {0, value}
 end
 
--- KEYS: ip auth failures; ARGV: failure window ms, member
+-- A 401 counted in an auth-failure window.
 local function auth_failure(keys, args)
-  record(keys[1], tonumber(args[1]), now_ms(), args[2])
+  local failures = keys[1]
+  local failure_window_ms, member = args[1], args[2]
+  record(failures, tonumber(failure_window_ms), now_ms(), member)
   return 1
 end
 
--- KEYS: tenant write window; ARGV: limit, window ms, member → 0 passed | wait ms
+-- A write counted in the tenant's window → 0 passed | wait ms
 local function tenant_write(keys, args)
-  return admit(keys[1], tonumber(args[1]), tonumber(args[2]), args[3], now_ms())
+  local write_window = keys[1]
+  local tenant_limit, tenant_window_ms, member = args[1], args[2], args[3]
+  return admit(write_window, tonumber(tenant_limit), tonumber(tenant_window_ms), member, now_ms())
 end
 
 -- An idempotency ("seen") record: the first append's stream entry, the digest of the event's
@@ -130,17 +150,17 @@ local function seen_record(record)
 end
 
 -- The events of one request appended to the tenant's log, except those seen before: those are
--- answered from their idempotency record. KEYS from k: one "seen" key per event; ARGV from a:
+-- answered from their idempotency record. `seen_keys`: one "seen" key per event; `events`:
 -- (canonical event bytes, 202 answer, content digest) per event. Adds (status, entry, answer)
 -- per event to `out`, where status is 'appended' or 'duplicate' and, for a duplicate,
 -- entry/answer are the first's. An id seen with another digest (before, or earlier in the same
 -- request) refuses the whole request first, nothing appended: → nil, its position (0-based).
-local function append_events(out, log, keys, k, args, a, retention, received_at, ip, key_id)
+local function append_events(out, log, seen_keys, events, retention, received_at, ip, key_id)
   local records = {}
   local digests = {}
-  for i = k, #keys do
-    local seen_key = keys[i]
-    local digest = args[a + 3 * (i - k) + 2]
+  for i = 1, #seen_keys do
+    local seen_key = seen_keys[i]
+    local digest = events[3 * i]
     local known = digests[seen_key]
     if not known then
       local record = redis.call('GET', seen_key)
@@ -151,16 +171,15 @@ local function append_events(out, log, keys, k, args, a, retention, received_at,
       end
     end
     if known and known ~= digest then
-      return nil, i - k
+      return nil, i - 1
     end
     digests[seen_key] = digest
   end
-  for i = k, #keys do
-    local seen_key = keys[i]
-    local event = args[a]
-    local answer = args[a + 1]
-    local digest = args[a + 2]
-    a = a + 3
+  for i = 1, #seen_keys do
+    local seen_key = seen_keys[i]
+    local event = events[3 * i - 2]
+    local answer = events[3 * i - 1]
+    local digest = events[3 * i]
     local record = records[seen_key]
     if record then
       local entry, _, first_answer = seen_record(record)
@@ -184,62 +203,71 @@ end
 -- Dedupe + tenant write limit + append, for the events of one request whose credential (a field
 -- of a hash of the tenant: an alert, for webhooks) is re-checked atomically with the append.
 -- An empty limit is the service's own write (its first start's setup): counted in no window.
--- KEYS: tenant log stream, tenant write window, credentials hash, then one "seen" key per event
--- ARGV: credential, limit, window ms, member, retention s, received_at, client ip,
---       then per event: canonical event bytes, 202 answer, content digest
+-- `seen_keys`: one per event; `events`: per event, canonical event bytes, 202 answer, digest
 -- → {'revoked'} | {'limited', wait ms} | {'conflict', position of the reused id}
 --   | {'ok', status1, entry1, answer1, status2, ...}
 local function ingest(keys, args)
+  local log, write_window, credentials = keys[1], keys[2], keys[3]
+  local seen_keys = rest(keys, 4)
+  local credential, tenant_limit, tenant_window_ms, member, retention, received_at, client_ip =
+    args[1], args[2], args[3], args[4], args[5], args[6], args[7]
+  local events = rest(args, 8)
   local refused
-  if args[2] == '' then
-    refused = redis.call('HEXISTS', keys[3], args[1]) == 0 and {'revoked'} or nil
+  if tenant_limit == '' then
+    refused = redis.call('HEXISTS', credentials, credential) == 0 and {'revoked'} or nil
   else
-    refused = check_credential(keys[3], args[1], keys[2], args, 2)
+    refused = check_credential(credentials, credential, write_window, tenant_limit,
+      tenant_window_ms, member)
   end
   if refused then
     return refused
   end
-  local out, reused = append_events({'ok'}, keys[1], keys, 4, args, 8, tonumber(args[5]),
-    args[6], args[7], args[1])
+  local out, reused = append_events({'ok'}, log, seen_keys, events, tonumber(retention),
+    received_at, client_ip, credential)
   return out or {'conflict', reused}
 end
 
 -- The whole write of the trading API in one call: the per-IP limits, the API key, the tenant's
 -- write limit, dedupe and append. (It touches the IP's, the key index's and the tenant's keys
 -- together, so it needs one Redis or Valkey server, not a cluster.)
--- KEYS: ip request window, ip auth failures, api key index, tenant log, tenant write window,
---       then one "seen" key per event (a key is active while the index holds it: revocation
---       removes it from the index and the tenant's keys in one transaction)
--- ARGV: key digest, tenant id, member (the request's entry in both windows), received_at,
---       client ip, ip limit, ip window ms, failure limit, failure window ms, tenant limit,
---       tenant window ms, retention s, then per event: canonical event bytes, 202 answer,
---       content digest
+-- A key is active while the index holds it: revocation removes it from the index and the
+-- tenant's keys in one transaction. `member` is the request's entry in both windows;
+-- `seen_keys`: one per event; `events`: per event, canonical event bytes, 202 answer, digest
 -- → {'limited', limiter, wait ms} | {'unknown'} (no such active key) | {'forbidden'} (the key
 --   is another tenant's) | {'conflict', stored digest, position of the reused id}
 --   | {'ok', stored digest, status1, entry1, answer1, ...}
 local function submit(keys, args)
+  local ip_window, failures, key_index, log, write_window = keys[1], keys[2], keys[3], keys[4],
+    keys[5]
+  local seen_keys = rest(keys, 6)
+  local key_digest, tenant_id, member, received_at, client_ip, ip_limit, ip_window_ms,
+    failure_limit, failure_window_ms, tenant_limit, tenant_window_ms, retention =
+    args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10],
+    args[11], args[12]
+  local events = rest(args, 13)
   local now = now_ms()
-  local limiter, value = check_ip(keys, 1, args, 6, args[3], now)
+  local limiter, value = check_ip(ip_window, failures, ip_limit, ip_window_ms, failure_limit,
+    failure_window_ms, member, now)
   if limiter then
     return {'limited', limiter, value}
   end
-  local owner = redis.call('HGET', keys[3], args[1])
+  local owner = redis.call('HGET', key_index, key_digest)
   if not owner then
     return {'unknown'}
   end
   owner = cjson.decode(owner)
-  if owner['tenant_id'] ~= args[2] then
+  if owner['tenant_id'] ~= tenant_id then
     return {'forbidden'}
   end
   if value > 0 then
-    unlogged('DEL', keys[2])
+    unlogged('DEL', failures)
   end
-  local wait = admit(keys[5], tonumber(args[10]), tonumber(args[11]), args[3], now)
+  local wait = admit(write_window, tonumber(tenant_limit), tonumber(tenant_window_ms), member, now)
   if wait > 0 then
     return {'limited', 'tenant', wait}
   end
-  local out, reused = append_events({'ok', owner['digest']}, keys[4], keys, 6, args, 13,
-    tonumber(args[12]), args[4], args[5], owner['key_id'])
+  local out, reused = append_events({'ok', owner['digest']}, log, seen_keys, events,
+    tonumber(retention), received_at, client_ip, owner['key_id'])
   return out or {'conflict', owner['digest'], reused}
 end
 
@@ -252,33 +280,36 @@ redis.register_function('baas_submit', submit)
 -- A worker's decision, recorded atomically: its outcome events appended to the log, the read
 -- models it changed written, the command marked handled. Refused if the command was already
 -- handled, or if another decision was recorded for the tenant since this one read its state.
--- KEYS: log, version, handled, then the read-model hashes, last the signal index
--- ARGV: handled field, expected version, received_at, n events, events...,
---       n writes, (hash position among KEYS, field, value)..., n index adds, (score, member)...
+-- `models`: the read-model hashes; `changes`: n events, events..., n writes,
+-- (position in `models`, field, value)..., n index adds, (score, member)...
 -- → 'ok' | 'handled' | 'conflict'
 local function commit(keys, args)
-  if args[1] ~= '' and redis.call('HEXISTS', keys[3], args[1]) == 1 then
+  local log, version, handled, signal_index = keys[1], keys[2], keys[3], keys[4]
+  local models = rest(keys, 5)
+  local command, expected_version, received_at = args[1], args[2], args[3]
+  local changes = rest(args, 4)
+  if command ~= '' and redis.call('HEXISTS', handled, command) == 1 then
     return 'handled'
   end
-  if tonumber(redis.call('GET', keys[2]) or '0') ~= tonumber(args[2]) then
+  if tonumber(redis.call('GET', version) or '0') ~= tonumber(expected_version) then
     return 'conflict'
   end
-  local i = 5
-  for _ = 1, tonumber(args[4]) do
-    redis.call('XADD', keys[1], '*', 'event', args[i], 'received_at', args[3])
+  local i = 2
+  for _ = 1, tonumber(changes[1]) do
+    redis.call('XADD', log, '*', 'event', changes[i], 'received_at', received_at)
     i = i + 1
   end
-  i = hash_writes(keys, args, i)
-  local adds = tonumber(args[i])
+  i = hash_writes(models, changes, i)
+  local adds = tonumber(changes[i])
   i = i + 1
   for _ = 1, adds do
-    redis.call('ZADD', keys[#keys], 'NX', args[i], args[i + 1])
+    redis.call('ZADD', signal_index, 'NX', changes[i], changes[i + 1])
     i = i + 2
   end
-  if args[1] ~= '' then
-    redis.call('HSET', keys[3], args[1], '1')
+  if command ~= '' then
+    redis.call('HSET', handled, command, '1')
   end
-  redis.call('INCR', keys[2])
+  redis.call('INCR', version)
   return 'ok'
 end
 
@@ -290,7 +321,7 @@ redis.register_function('baas_commit', commit)
 -- KEYS: the key's window, the strategy's active keys; ARGV: key id, limit, window ms, member
 -- → {'ok'} | {'revoked'} | {'limited', wait ms}
 local function ledger_key_gate(keys, args)
-  return check_credential(keys[2], args[1], keys[1], args, 2) or {'ok'}
+  return check_credential(keys[2], args[1], keys[1], args[2], args[3], args[4]) or {'ok'}
 end
 
 -- A strategy created, with its event in the log; a tenant's default strategy only once.

@@ -17,6 +17,7 @@ from enum import StrEnum
 from baas.core.keyspace import Keyspace
 from baas.core.memo import Memo
 from baas.settings import Settings
+from baas.store import functions
 from baas.store.multiplexed import Arg, MultiplexedConnection
 
 
@@ -82,10 +83,6 @@ class RateLimits:
             )
         return names
 
-    def ip_gate_args(self) -> tuple[bytes | str, ...]:
-        """The per-IP limits' arguments: ip limit and window, failure limit and window, member."""
-        return (*self.ip_args, unique_member())
-
     def webhook_gate_keys(self, ip: str, tenant_id: str, shared_sender: bool) -> tuple[str, str]:
         """A webhook's windows: its requests count against the IP, or against the tenant when
         the IP is a sender shared by every user (TradingView's); its 401s against the pair
@@ -103,7 +100,10 @@ class RateLimits:
 
     def gate_command(self, windows: tuple[str, str]) -> tuple[Arg, ...]:
         """The check of a request window and an auth-failure window, with the per-IP limits."""
-        return ("FCALL", "baas_ip_gate", 2, *windows, *self.ip_gate_args())
+        ip_limit, ip_window_ms, failure_limit, failure_window_ms = self.ip_args
+        return functions.ip_gate(
+            *windows, ip_limit, ip_window_ms, failure_limit, failure_window_ms, unique_member()
+        ).command()
 
     @staticmethod
     def ip_gate_result(reply: list[int]) -> int:
@@ -120,14 +120,10 @@ class RateLimits:
 
     async def record_failure(self, window: str) -> None:
         """A 401 counted in an auth-failure window."""
-        await self.store.call(
-            "FCALL",
-            "baas_auth_failure",
-            1,
-            window,
-            _ms(self.s.auth_failure_window_seconds),
-            unique_member(),
+        call = functions.auth_failure(
+            window, _ms(self.s.auth_failure_window_seconds), unique_member()
         )
+        await self.store.call(*call.command())
 
     async def clear_auth_failures(self, ip: str) -> None:
         await self.clear_failures(self.keys.ip_auth_failures(ip))
@@ -137,15 +133,10 @@ class RateLimits:
 
     async def count_tenant_write(self, tenant_id: str) -> None:
         """Count a write that will not reach the log (it failed validation); raise if over."""
-        wait = await self.store.call(
-            "FCALL",
-            "baas_tenant_write",
-            1,
-            self.keys.tenant_write_window(tenant_id),
-            self.s.tenant_write_limit,
-            _ms(self.s.tenant_write_window_seconds),
-            unique_member(),
+        call = functions.tenant_write(
+            self.keys.tenant_write_window(tenant_id), *self.tenant_write_args()
         )
+        wait = await self.store.call(*call.command())
         if int(wait) > 0:
             raise Limited(Limiter.TENANT, int(wait))
 

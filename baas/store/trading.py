@@ -22,6 +22,7 @@ from baas.core.keyspace import Keyspace
 from baas.core.trading import events as ev
 from baas.core.trading.paper import PaperAccount
 from baas.core.trading.readmodel import ACCOUNTS, ALERTS, BROKERS, SIGNALS, ReadModel
+from baas.store import functions
 
 MODELS = (ALERTS, BROKERS, ACCOUNTS, SIGNALS)
 
@@ -163,29 +164,33 @@ class TradingStore:
         received_at: datetime,
     ) -> Recorded:
         """Append the outcomes and write the records they changed, atomically (see baas_commit)."""
-        keys = [
-            self.keys.tenant_log(tenant_id),
-            self.keys.version(tenant_id),
-            self.keys.handled(tenant_id),
-            *(self._hash(tenant_id, kind) for kind in MODELS),
-            self.keys.signal_index(tenant_id),
-        ]
-        position = {kind: 4 + i for i, kind in enumerate(MODELS)}
-        args: list[Any] = [command, expected_version, format_time(received_at), len(outcomes)]
-        args += [
+        position = {kind: 1 + i for i, kind in enumerate(MODELS)}  # in the models' keys
+        changes: list[Any] = [len(outcomes)]
+        changes += [
             ev.to_json(o, f"{event_id_prefix}-{n}", tenant_id) for n, o in enumerate(outcomes, 1)
         ]
         writes = [
             (position[kind], key, _dumps(_record(model, kind, key)))
             for kind, key in sorted(model.dirty)
         ]
-        args.append(len(writes))
-        args += list(itertools.chain.from_iterable(writes))
+        changes.append(len(writes))
+        changes += list(itertools.chain.from_iterable(writes))
         new_signals = [o for o in outcomes if o.type in (ev.SIGNAL_ACCEPTED, ev.SIGNAL_REJECTED)]
-        args.append(len(new_signals))
+        changes.append(len(new_signals))
         for o in new_signals:
-            args += [signal_score(o.time), o.subject]
-        reply = await self.store.fcall("baas_commit", len(keys), *keys, *args)
+            changes += [signal_score(o.time), o.subject]
+        call = functions.commit(
+            log=self.keys.tenant_log(tenant_id),
+            version=self.keys.version(tenant_id),
+            handled=self.keys.handled(tenant_id),
+            signal_index=self.keys.signal_index(tenant_id),
+            models=[self._hash(tenant_id, kind) for kind in MODELS],
+            command=command,
+            expected_version=expected_version,
+            received_at=format_time(received_at),
+            changes=changes,
+        )
+        reply = await self.store.execute_command(*call.command())
         return Recorded(reply.decode())
 
     async def replace_all(self, tenant_id: str, model: ReadModel, index: dict[str, float]) -> None:
