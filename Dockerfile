@@ -9,7 +9,8 @@ COPY baas ./baas
 COPY gateway ./gateway
 COPY workers ./workers
 COPY schemas ./schemas
-RUN pip install -e . && useradd --system --uid 10001 baas
+# Not editable: the image runs the installed package, with the schemas it ships (baas/schemas).
+RUN pip install . && useradd --system --uid 10001 baas
 USER baas
 
 ENV BAAS_HOST=0.0.0.0 BAAS_PORT=8000

@@ -15,6 +15,9 @@ from typing import Any
 
 PREFIX = "BAAS_"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+# An installed wheel ships the schemas inside the package; a checkout has the repository's.
+_SHIPPED_SCHEMAS = Path(__file__).resolve().parent / "schemas"
+_SCHEMAS = _SHIPPED_SCHEMAS if _SHIPPED_SCHEMAS.is_dir() else _REPO_ROOT / "schemas"
 
 
 def _setting(default: Any, doc: str, *, alias: str | None = None, secret: bool = False) -> Any:
@@ -98,7 +101,9 @@ class Settings:
     idempotency_retention_seconds: int = _setting(
         7 * 24 * 3600, "How long a (tenant, source, id) is remembered for replays."
     )
-    schemas_dir: Path = _setting(_REPO_ROOT / "schemas", "Folder of the command JSON Schemas.")
+    schemas_dir: Path = _setting(
+        _SCHEMAS, "Folder of the command JSON Schemas (an installed package has its own)."
+    )
     # Workers
     worker_block_ms: int = _setting(1000, "How long a worker's XREADGROUP waits for new entries.")
     worker_batch: int = _setting(100, "Most log entries a worker reads at once.")
