@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test bench lint format clean
+.PHONY: run test test-fast bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: $(RUN_STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The pure core's unit tests: no store, no process.
+test-fast: $(DEV_STAMP)
+	$(BIN)/pytest -q tests/unit -m "not store" $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m tests.bench
