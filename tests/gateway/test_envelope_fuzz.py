@@ -80,7 +80,7 @@ async def send(
     if r.status_code == 202:
         assert isinstance(answer, dict)
         assert set(answer) in ({"id"}, {"results"})
-        assert appended >= 0
+        assert appended == answered_as_appended(r, answer), r.text[:500]
         return r, appended
     assert appended == 0, f"a {r.status_code} answer appended {appended} entries"
     assert isinstance(answer, dict)
@@ -94,6 +94,16 @@ async def send(
         assert isinstance(error["path"], str)
         assert isinstance(error["message"], str)
     return r, appended
+
+
+def answered_as_appended(r: httpx.Response, answer: dict[str, Any]) -> int:
+    """How many events a 202 says it appended: a batch's results marked accepted (not duplicate),
+    a single event unless its answer is a replay."""
+    if "results" in answer:
+        statuses = [result["status"] for result in answer["results"]]
+        assert set(statuses) <= {"accepted", "duplicate"}, statuses
+        return statuses.count("accepted")
+    return 0 if r.headers.get("idempotent-replayed") == "true" else 1
 
 
 # ----------------------------------------------------------------------------------------------
