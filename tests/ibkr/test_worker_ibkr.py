@@ -19,7 +19,7 @@ from baas.core.trading.signals import SignalPolicy
 from baas.store.trading import TradingStore
 from tests.conftest import app_client, free_port, new_tenant
 from tests.fakes.ib_gateway import Drop, FakeIBGateway, Fill, Hold, Reject
-from tests.workers.conftest import Desk, now_iso
+from tests.workers.conftest import TradingDesk, now_iso
 from workers.brokers import BrokerRegistry
 from workers.consumer import LogConsumer
 from workers.handlers import CommandHandler
@@ -28,7 +28,7 @@ from workers.handlers import CommandHandler
 @pytest.fixture
 async def ib_desk(
     settings, store, prefix
-) -> AsyncIterator[tuple[Desk, FakeIBGateway, BrokerRegistry]]:
+) -> AsyncIterator[tuple[TradingDesk, FakeIBGateway, BrokerRegistry]]:
     fast = dataclasses.replace(
         settings,
         worker_block_ms=50,
@@ -45,8 +45,8 @@ async def ib_desk(
         registry = BrokerRegistry(store, keyspace, trading, fast, "w-test")
         handler = CommandHandler(trading, SignalPolicy(), brokers=registry)
         consumer = LogConsumer(store, keyspace, fast, "w-test", handler.handle, handler.give_up)
-        desk = Desk(client, tenant, consumer, trading, keyspace, store)
-        await desk.send(
+        trading_desk = TradingDesk(client, tenant, consumer, trading, keyspace, store)
+        await trading_desk.send(
             "ConfigureBroker",
             {
                 "BrokerId": "ib",
@@ -56,29 +56,31 @@ async def ib_desk(
                 "ClientId": 10,
             },
         )
-        await desk.alert(BrokerId="ib")
-        await desk.drain()
+        await trading_desk.alert(BrokerId="ib")
+        await trading_desk.drain()
         try:
-            yield desk, gw, registry
+            yield trading_desk, gw, registry
         finally:
             await registry.stop()
 
 
-async def settled(desk: Desk, signal_id: str, statuses: set[str], seconds: float = 10.0) -> dict:
+async def settled(
+    trading_desk: TradingDesk, signal_id: str, statuses: set[str], seconds: float = 10.0
+) -> dict:
     deadline = time.monotonic() + seconds
     while True:
-        record = await desk.signal_record(signal_id)
+        record = await trading_desk.signal_record(signal_id)
         if record["Status"] in statuses or time.monotonic() > deadline:
             return record
         await asyncio.sleep(0.05)
 
 
 async def test_a_signal_is_filled_at_ib_and_the_fill_recorded(ib_desk):
-    desk, gw, _ = ib_desk
+    trading_desk, gw, _ = ib_desk
     gw.on_order(Fill(price=190.5, commission=1.25), symbol="AAPL")
-    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=10, Price=190.0)
-    await desk.drain()
-    record = await settled(desk, signal_id, {"filled"})
+    signal_id = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=10, Price=190.0)
+    await trading_desk.drain()
+    record = await settled(trading_desk, signal_id, {"filled"})
     assert record["Status"] == "filled"
     assert [h["Status"] for h in record["History"]] == ["accepted", "submitted", "filled"]
     [fill] = record["Fills"]
@@ -88,52 +90,54 @@ async def test_a_signal_is_filled_at_ib_and_the_fill_recorded(ib_desk):
 
 
 async def test_ib_rejections_carry_the_code_and_message(ib_desk):
-    desk, gw, _ = ib_desk
+    trading_desk, gw, _ = ib_desk
     gw.on_order(Reject(201, "Order rejected - reason: no trading permissions"), symbol="AAPL")
-    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
-    await desk.drain()
-    record = await settled(desk, signal_id, {"rejected", "cancelled"})
+    signal_id = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+    await trading_desk.drain()
+    record = await settled(trading_desk, signal_id, {"rejected", "cancelled"})
     assert record["Status"] == "rejected"
     assert record["BrokerCode"] == 201
     assert "no trading permissions" in record["Reason"]
 
 
 async def test_a_command_handled_twice_places_one_order(ib_desk):
-    desk, gw, _ = ib_desk
-    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=2, Price=190.0)
-    await desk.drain()
-    await settled(desk, signal_id, {"filled"})
+    trading_desk, gw, _ = ib_desk
+    signal_id = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=2, Price=190.0)
+    await trading_desk.drain()
+    await settled(trading_desk, signal_id, {"filled"})
     # As after a crash between the recording and the acknowledgement: the same entry again.
     [(entry_id, fields)] = [
         (e, f)
-        for e, f in await desk.store.xrange(desk.keyspace.tenant_log(desk.tenant.tenant_id))
+        for e, f in await trading_desk.store.xrange(
+            trading_desk.keyspace.tenant_log(trading_desk.tenant.tenant_id)
+        )
         if b'"SubmitSignal"' in f[b"event"]
     ]
-    await desk.consumer.handler(
-        desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
+    await trading_desk.consumer.handler(
+        trading_desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
     )
     assert len(gw.placed(order_ref=signal_id)) == 1
 
 
 async def test_close_flattens_the_position_ib_reports(ib_desk):
-    desk, gw, _ = ib_desk
+    trading_desk, gw, _ = ib_desk
     gw.set_position(gw.instrument("AAPL"), 7, 180.0)
-    signal_id = await desk.signal(
+    signal_id = await trading_desk.signal(
         BrokerId="ib", Symbol="AAPL", Data="close", Quantity=1, Price=190.0
     )
-    await desk.drain()
-    await settled(desk, signal_id, {"filled"})
+    await trading_desk.drain()
+    await settled(trading_desk, signal_id, {"filled"})
     [placed] = gw.placed(order_ref=signal_id)
     assert (placed.action, placed.total_quantity) == ("SELL", 7)
 
 
 async def test_the_connection_status_reaches_the_broker_endpoint(ib_desk):
-    desk, _, registry = ib_desk
-    await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
-    await desk.drain()
+    trading_desk, _, registry = ib_desk
+    await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+    await trading_desk.drain()
     await registry.publish_status()
-    r = await desk.client.get(
-        f"/tenants/{desk.tenant.tenant_id}/api/brokers/ib", headers=desk.headers
+    r = await trading_desk.client.get(
+        f"/tenants/{trading_desk.tenant.tenant_id}/api/brokers/ib", headers=trading_desk.headers
     )
     assert r.status_code == 200
     status = r.json()["Status"]
@@ -155,12 +159,12 @@ async def test_the_connection_status_reaches_the_broker_endpoint(ib_desk):
 async def test_each_instrument_type_reaches_ib(
     ib_desk, instrument, symbol, quantity, price, expected
 ):
-    desk, gw, _ = ib_desk
-    signal_id = await desk.signal(
+    trading_desk, gw, _ = ib_desk
+    signal_id = await trading_desk.signal(
         BrokerId="ib", InstrumentType=instrument, Symbol=symbol, Quantity=quantity, Price=price
     )
-    await desk.drain()
-    record = await settled(desk, signal_id, {"filled"})
+    await trading_desk.drain()
+    record = await settled(trading_desk, signal_id, {"filled"})
     assert record["Status"] == "filled", record
     [placed] = gw.placed(order_ref=signal_id)
     assert (
@@ -172,14 +176,14 @@ async def test_each_instrument_type_reaches_ib(
 
 
 async def test_a_gateway_restart_with_a_new_next_valid_id(ib_desk):
-    desk, gw, _ = ib_desk
-    first = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
-    await desk.drain()
-    await settled(desk, first, {"filled"})
+    trading_desk, gw, _ = ib_desk
+    first = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+    await trading_desk.drain()
+    await settled(trading_desk, first, {"filled"})
     await gw.restart(next_valid_id=5000)
-    second = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
-    await desk.drain()
-    assert (await settled(desk, second, {"filled"}))["Status"] == "filled"
+    second = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+    await trading_desk.drain()
+    assert (await settled(trading_desk, second, {"filled"}))["Status"] == "filled"
     assert len(gw.placed(order_ref=first)) == len(gw.placed(order_ref=second)) == 1
 
 
@@ -226,13 +230,13 @@ async def gateway_for_cli() -> AsyncIterator[FakeIBGateway]:
 
 
 async def test_a_limit_order_filled_in_parts(ib_desk):
-    desk, gw, _ = ib_desk
+    trading_desk, gw, _ = ib_desk
     gw.on_order(Fill(price=189.5, parts=(4, 6)), symbol="AAPL")
-    signal_id = await desk.signal(
+    signal_id = await trading_desk.signal(
         BrokerId="ib", Symbol="AAPL", Quantity=10, Price=189.5, OrderType="LMT"
     )
-    await desk.drain()
-    record = await settled(desk, signal_id, {"filled"})
+    await trading_desk.drain()
+    record = await settled(trading_desk, signal_id, {"filled"})
     assert [h["Status"] for h in record["History"]] == [
         "accepted",
         "submitted",
@@ -252,77 +256,85 @@ async def test_a_limit_order_filled_in_parts(ib_desk):
     ],
 )
 async def test_other_ib_rejections(ib_desk, behavior, code):
-    desk, gw, _ = ib_desk
+    trading_desk, gw, _ = ib_desk
     gw.on_order(behavior, symbol="AAPL")
-    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=3, Price=190.0)
-    await desk.drain()
-    record = await settled(desk, signal_id, {"rejected", "cancelled"})
+    signal_id = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=3, Price=190.0)
+    await trading_desk.drain()
+    record = await settled(trading_desk, signal_id, {"rejected", "cancelled"})
     assert (record["Status"], record["BrokerCode"]) == ("rejected", code)
 
 
 async def test_a_fractional_share_quantity_is_rejected_before_sending(ib_desk):
-    desk, gw, _ = ib_desk
-    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=0.5, Price=190.0)
-    await desk.drain()
-    record = await settled(desk, signal_id, {"rejected"})
+    trading_desk, gw, _ = ib_desk
+    signal_id = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=0.5, Price=190.0)
+    await trading_desk.drain()
+    record = await settled(trading_desk, signal_id, {"rejected"})
     assert record["Status"] == "rejected"
     assert "10243" in record["Reason"]
     assert gw.placed(order_ref=signal_id) == []
 
 
 async def test_an_unknown_symbol_is_rejected_with_ibs_message(ib_desk):
-    desk, _, _ = ib_desk
-    signal_id = await desk.signal(BrokerId="ib", Symbol="NOPE", Quantity=1, Price=10.0)
-    await desk.drain()
-    record = await settled(desk, signal_id, {"rejected"})
+    trading_desk, _, _ = ib_desk
+    signal_id = await trading_desk.signal(BrokerId="ib", Symbol="NOPE", Quantity=1, Price=10.0)
+    await trading_desk.drain()
+    record = await settled(trading_desk, signal_id, {"rejected"})
     assert (record["Status"], record["BrokerCode"]) == ("rejected", 200)
     assert "security definition" in record["Reason"].lower()
 
 
 async def test_a_cancel_at_ib_reaches_the_log(ib_desk):
-    desk, gw, _ = ib_desk
+    trading_desk, gw, _ = ib_desk
     gw.on_order(Hold(), symbol="AAPL")
-    signal_id = await desk.signal(
+    signal_id = await trading_desk.signal(
         BrokerId="ib", Symbol="AAPL", Quantity=1, Price=150.0, OrderType="LMT"
     )
-    await desk.drain()
-    await settled(desk, signal_id, {"submitted"})
+    await trading_desk.drain()
+    await settled(trading_desk, signal_id, {"submitted"})
     gw.cancel_at_ib(signal_id)
-    record = await settled(desk, signal_id, {"cancelled"})
+    record = await settled(trading_desk, signal_id, {"cancelled"})
     assert record["Status"] == "cancelled"
 
 
 async def test_a_dropped_connection_mid_order_places_no_second_order(ib_desk):
-    desk, gw, _ = ib_desk
+    trading_desk, gw, _ = ib_desk
     gw.on_order(Drop(price=190.0), symbol="AAPL")
-    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=5, Price=190.0)
-    await desk.drain()
-    record = await settled(desk, signal_id, {"filled"})
+    signal_id = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=5, Price=190.0)
+    await trading_desk.drain()
+    record = await settled(trading_desk, signal_id, {"filled"})
     assert record["Status"] == "filled"
     assert len(gw.placed(order_ref=signal_id)) == 1
     # The same command handled again (another worker after a crash): still one order.
     [(entry_id, fields)] = [
         (e, f)
-        for e, f in await desk.store.xrange(desk.keyspace.tenant_log(desk.tenant.tenant_id))
+        for e, f in await trading_desk.store.xrange(
+            trading_desk.keyspace.tenant_log(trading_desk.tenant.tenant_id)
+        )
         if b'"SubmitSignal"' in f[b"event"]
     ]
-    await desk.consumer.handler(
-        desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
+    await trading_desk.consumer.handler(
+        trading_desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
     )
     assert len(gw.placed(order_ref=signal_id)) == 1
 
 
 async def test_two_workers_connect_with_their_own_client_ids(ib_desk, store):
-    desk, gw, first = ib_desk
+    trading_desk, gw, first = ib_desk
     second_settings = dataclasses.replace(first.settings, worker_index=1)
-    second = BrokerRegistry(store, desk.keyspace, desk.trading, second_settings, "w-two")
+    second = BrokerRegistry(
+        store, trading_desk.keyspace, trading_desk.trading, second_settings, "w-two"
+    )
     try:
-        broker = await desk.trading.record_of(desk.tenant.tenant_id, "brokers", "ib")
-        one = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
-        await desk.drain()
-        await settled(desk, one, {"filled"})
-        record = await desk.signal_record(one)
-        await second.submit(desk.tenant.tenant_id, broker, record)  # as a second worker would
+        broker = await trading_desk.trading.record_of(
+            trading_desk.tenant.tenant_id, "brokers", "ib"
+        )
+        one = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=1, Price=190.0)
+        await trading_desk.drain()
+        await settled(trading_desk, one, {"filled"})
+        record = await trading_desk.signal_record(one)
+        await second.submit(
+            trading_desk.tenant.tenant_id, broker, record
+        )  # as a second worker would
         assert len(gw.placed(order_ref=one)) == 1
         assert {10, 11} <= set(gw.client_ids)
     finally:
@@ -330,7 +342,7 @@ async def test_two_workers_connect_with_their_own_client_ids(ib_desk, store):
 
 
 async def test_position_mode_trades_the_difference_with_ibs_position(ib_desk):
-    desk, gw, _ = ib_desk
+    trading_desk, gw, _ = ib_desk
     gw.set_position(gw.instrument("AAPL"), 3, 180.0)
 
     async def target(position: int) -> str:
@@ -347,9 +359,9 @@ async def test_position_mode_trades_the_difference_with_ibs_position(ib_desk):
             "OrderType": "MKT",
             "InstrumentType": "STK",
         }
-        await desk.send("SubmitSignal", data, targetposition=str(position))
-        await desk.drain()
-        assert (await settled(desk, signal_id, {"filled"}))["Status"] == "filled"
+        await trading_desk.send("SubmitSignal", data, targetposition=str(position))
+        await trading_desk.drain()
+        assert (await settled(trading_desk, signal_id, {"filled"}))["Status"] == "filled"
         return signal_id
 
     first = await target(10)
@@ -358,66 +370,71 @@ async def test_position_mode_trades_the_difference_with_ibs_position(ib_desk):
     second = await target(4)
     [placed] = gw.placed(order_ref=second)
     assert (placed.action, placed.total_quantity) == ("SELL", 6)
-    record = await desk.signal_record(second)
+    record = await trading_desk.signal_record(second)
     assert record["Fills"][0]["Quantity"] == "6"
 
 
-async def broker_connections(desk: Desk, broker_id: str = "ib") -> list[dict] | None:
-    r = await desk.client.get(
-        f"/tenants/{desk.tenant.tenant_id}/api/brokers/{broker_id}", headers=desk.headers
+async def broker_connections(trading_desk: TradingDesk, broker_id: str = "ib") -> list[dict] | None:
+    r = await trading_desk.client.get(
+        f"/tenants/{trading_desk.tenant.tenant_id}/api/brokers/{broker_id}",
+        headers=trading_desk.headers,
     )
     return r.json()["Status"]["Connections"] if r.status_code == 200 else None
 
 
 async def test_removing_an_ibkr_broker_closes_its_connection(ib_desk):
-    desk, gw, registry = ib_desk
+    trading_desk, gw, registry = ib_desk
     await gw.wait_for(lambda: 10 in gw.client_ids)  # connected at configuration, no signal yet
     [(_, adapter)] = registry.adapters.values()
     await registry.publish_status()
-    assert [c["client_id"] for c in await broker_connections(desk)] == [10]
+    assert [c["client_id"] for c in await broker_connections(trading_desk)] == [10]
 
-    await desk.send("RemoveBroker", {"BrokerId": "ib"})
-    await desk.drain()
+    await trading_desk.send("RemoveBroker", {"BrokerId": "ib"})
+    await trading_desk.drain()
     await gw.wait_for(lambda: not gw.client_ids)
     assert registry.adapters == {}
     assert not adapter.connection.running  # no reconnection scheduled
-    status_key = desk.keyspace.broker_status(desk.tenant.tenant_id, "ib")
-    assert await desk.store.hgetall(status_key) == {}
+    status_key = trading_desk.keyspace.broker_status(trading_desk.tenant.tenant_id, "ib")
+    assert await trading_desk.store.hgetall(status_key) == {}
 
 
 async def test_disabling_an_ibkr_broker_closes_its_connection_and_enabling_reopens_it(ib_desk):
-    desk, gw, registry = ib_desk
+    trading_desk, gw, registry = ib_desk
     await gw.wait_for(lambda: 10 in gw.client_ids)
     broker = {"BrokerId": "ib", "Kind": "ibkr", "Host": "127.0.0.1", "Port": gw.port}
-    await desk.send("ConfigureBroker", {**broker, "ClientId": 10, "Enabled": False})
-    await desk.drain()
+    await trading_desk.send("ConfigureBroker", {**broker, "ClientId": 10, "Enabled": False})
+    await trading_desk.drain()
     await gw.wait_for(lambda: not gw.client_ids)
     assert registry.adapters == {}
 
-    await desk.send("ConfigureBroker", {**broker, "ClientId": 10})
-    await desk.drain()
+    await trading_desk.send("ConfigureBroker", {**broker, "ClientId": 10})
+    await trading_desk.drain()
     await gw.wait_for(lambda: 10 in gw.client_ids)
 
 
 async def test_each_worker_shows_its_connection_from_the_start(ib_desk, store):
-    desk, gw, first = ib_desk
+    trading_desk, gw, first = ib_desk
     second_settings = dataclasses.replace(first.settings, worker_index=1, ibkr_sync_seconds=0.1)
-    second = BrokerRegistry(store, desk.keyspace, desk.trading, second_settings, "w-two")
+    second = BrokerRegistry(
+        store, trading_desk.keyspace, trading_desk.trading, second_settings, "w-two"
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(second.run_status_publisher(stop))
     try:
         deadline = time.monotonic() + 10
         mine: list[dict] = []
         while not mine and time.monotonic() < deadline:
-            connections = await broker_connections(desk) or []
+            connections = await broker_connections(trading_desk) or []
             mine = [c for c in connections if c["worker"] == "w-two" and c["connected"]]
             await asyncio.sleep(0.05)
         [connection] = mine
         assert connection["client_id"] == 11
         assert connection["accounts"] == ["DU1234567"]
 
-        await desk.send("RemoveBroker", {"BrokerId": "ib"})
-        await desk.drain()  # the first worker handles it; the second follows within a period
+        await trading_desk.send("RemoveBroker", {"BrokerId": "ib"})
+        await (
+            trading_desk.drain()
+        )  # the first worker handles it; the second follows within a period
         await gw.wait_for(lambda: not gw.client_ids, timeout=10)
     finally:
         stop.set()
@@ -426,11 +443,11 @@ async def test_each_worker_shows_its_connection_from_the_start(ib_desk, store):
 
 
 async def test_each_of_ibs_reports_is_one_log_line(ib_desk, caplog):
-    desk, gw, _ = ib_desk
+    trading_desk, gw, _ = ib_desk
     caplog.set_level(logging.INFO, logger="baas.worker")
     gw.on_order(Fill(price=190.5, commission=1.25), symbol="AAPL")
-    signal_id = await desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=10, Price=190.0)
-    await desk.drain()
+    signal_id = await trading_desk.signal(BrokerId="ib", Symbol="AAPL", Quantity=10, Price=190.0)
+    await trading_desk.drain()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("signal ")]

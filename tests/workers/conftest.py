@@ -29,7 +29,7 @@ def now_iso(offset: float = 0) -> str:
 
 
 @dataclass
-class Desk:
+class TradingDesk:
     """A tenant's trading desk: send commands through the gateway, let a worker handle them."""
 
     client: httpx.AsyncClient
@@ -125,11 +125,13 @@ def make_ledger_consumer(
 
 
 @pytest.fixture
-async def desk(settings, store, prefix) -> AsyncIterator[Desk]:
+async def trading_desk(settings, store, prefix) -> AsyncIterator[TradingDesk]:
     fast = dataclasses.replace(settings, worker_block_ms=50)
     keyspace = Keyspace(prefix)
     tenant = await new_tenant(store, prefix)
     async with app_client(fast) as client:
         consumer = make_consumer(store, keyspace, fast)
         ledger = make_ledger_consumer(store, keyspace, fast)
-        yield Desk(client, tenant, consumer, TradingStore(store, keyspace), keyspace, store, ledger)
+        yield TradingDesk(
+            client, tenant, consumer, TradingStore(store, keyspace), keyspace, store, ledger
+        )

@@ -12,20 +12,24 @@ from workers.handlers import CommandHandler
 from workers.main import expire_paper_orders, quiet_job_logs
 
 
-async def test_an_unfilled_limit_order_expires(desk):
-    handler = CommandHandler(desk.trading, SignalPolicy(limit_order_ttl=timedelta(0)))
-    desk.consumer.handler = handler.handle
-    await desk.alert()
-    resting = await desk.signal(Data="buy", Quantity=2, Price=50.0, OrderType="LMT")
-    await desk.drain()
-    assert (await desk.signal_record(resting))["Status"] == "submitted"
+async def test_an_unfilled_limit_order_expires(trading_desk):
+    handler = CommandHandler(trading_desk.trading, SignalPolicy(limit_order_ttl=timedelta(0)))
+    trading_desk.consumer.handler = handler.handle
+    await trading_desk.alert()
+    resting = await trading_desk.signal(Data="buy", Quantity=2, Price=50.0, OrderType="LMT")
+    await trading_desk.drain()
+    assert (await trading_desk.signal_record(resting))["Status"] == "submitted"
 
-    ctx = {"trading": desk.trading, "keyspace": desk.keyspace, "store": desk.store}
+    ctx = {
+        "trading": trading_desk.trading,
+        "keyspace": trading_desk.keyspace,
+        "store": trading_desk.store,
+    }
     assert await expire_paper_orders(ctx) == 1
-    record = await desk.signal_record(resting)
+    record = await trading_desk.signal_record(resting)
     assert record["Status"] == "cancelled"
     assert record["Reason"] == "expired"
-    assert (await desk.account())["open_orders"] == []
+    assert (await trading_desk.account())["open_orders"] == []
     assert await expire_paper_orders(ctx) == 0
 
 

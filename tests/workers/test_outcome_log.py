@@ -16,28 +16,33 @@ def worker_lines(caplog: pytest.LogCaptureFixture) -> list[dict]:
     return [orjson.loads(formatter.format(r)) for r in caplog.records if r.name == "baas.worker"]
 
 
-async def test_each_fill_rejection_and_configuration_is_one_line_without_secrets(desk, caplog):
+async def test_each_fill_rejection_and_configuration_is_one_line_without_secrets(
+    trading_desk, caplog
+):
     caplog.set_level(logging.INFO)
-    await desk.alert("my-alert", Symbol="MSFT", Quantity=10)
-    await desk.send("ConfigureBroker", {"BrokerId": "spare", "Kind": "paper"})
-    await desk.send("RemoveBroker", {"BrokerId": "spare"})
-    await desk.drain()
-    alert = await desk.client.get(
-        f"/tenants/{desk.tenant.tenant_id}/api/alerts/my-alert", headers=desk.headers
+    await trading_desk.alert("my-alert", Symbol="MSFT", Quantity=10)
+    await trading_desk.send("ConfigureBroker", {"BrokerId": "spare", "Kind": "paper"})
+    await trading_desk.send("RemoveBroker", {"BrokerId": "spare"})
+    await trading_desk.drain()
+    alert = await trading_desk.client.get(
+        f"/tenants/{trading_desk.tenant.tenant_id}/api/alerts/my-alert",
+        headers=trading_desk.headers,
     )
     webhook = urlsplit(alert.json()["WebhookUrl"]).path
     token = webhook.rstrip("/").rsplit("/", 1)[-1]
 
-    filled = await desk.signal(CorrelationId="my-alert", Symbol="MSFT", Quantity=10, Price=421.37)
-    rejected = await desk.signal(CorrelationId="nope")
-    resting = await desk.signal(
+    filled = await trading_desk.signal(
+        CorrelationId="my-alert", Symbol="MSFT", Quantity=10, Price=421.37
+    )
+    rejected = await trading_desk.signal(CorrelationId="nope")
+    resting = await trading_desk.signal(
         CorrelationId="my-alert", Symbol="MSFT", Quantity=2, Price=400.0, OrderType="LMT"
     )
-    tradingview = await desk.client.post(
+    tradingview = await trading_desk.client.post(
         webhook, content=b"sell", headers={"Content-Type": "text/plain"}
     )
     assert tradingview.status_code == 202, tradingview.text
-    await desk.drain()
+    await trading_desk.drain()
 
     lines = worker_lines(caplog)
     messages = [line["msg"] for line in lines]
@@ -56,4 +61,4 @@ async def test_each_fill_rejection_and_configuration_is_one_line_without_secrets
     ours = [r for r in caplog.records if r.name.startswith("baas")]  # httpx logs the test's URLs
     everything = "\n".join(JsonFormatter().format(r) for r in ours)
     assert token not in everything
-    assert desk.tenant.api_key not in everything
+    assert trading_desk.tenant.api_key not in everything

@@ -27,16 +27,18 @@ READ_ROUTES = [
 ]
 
 
-def url(desk, path: str) -> str:
-    return f"/tenants/{desk.tenant.tenant_id}{path}"
+def url(trading_desk, path: str) -> str:
+    return f"/tenants/{trading_desk.tenant.tenant_id}{path}"
 
 
-async def get(desk, path: str, **params):
-    return await desk.client.get(url(desk, path), headers=desk.headers, params=params)
+async def get(trading_desk, path: str, **params):
+    return await trading_desk.client.get(
+        url(trading_desk, path), headers=trading_desk.headers, params=params
+    )
 
 
-async def ok(desk, path: str, **params):
-    response = await get(desk, path, **params)
+async def ok(trading_desk, path: str, **params):
+    response = await get(trading_desk, path, **params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     return response.json()
@@ -49,17 +51,17 @@ def iso(moment: datetime) -> str:
 # Signals
 
 
-async def test_signals_are_listed_newest_first_in_pages_without_gaps_or_repeats(desk):
-    await desk.alert()
-    sent = [await desk.signal(Quantity=1, Price=100.0 + i) for i in range(7)]
-    await desk.drain()
+async def test_signals_are_listed_newest_first_in_pages_without_gaps_or_repeats(trading_desk):
+    await trading_desk.alert()
+    sent = [await trading_desk.signal(Quantity=1, Price=100.0 + i) for i in range(7)]
+    await trading_desk.drain()
 
     seen: list[str] = []
     pages = 0
     cursor = None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = await ok(desk, "/api/signals", **params)
+        page = await ok(trading_desk, "/api/signals", **params)
         pages += 1
         assert len(page["signals"]) <= 2
         seen += [s["SignalId"] for s in page["signals"]]
@@ -70,27 +72,31 @@ async def test_signals_are_listed_newest_first_in_pages_without_gaps_or_repeats(
     assert pages >= 4
     assert len(seen) == len(set(seen)) == 7
     assert set(seen) == set(sent)
-    everything = (await ok(desk, "/api/signals"))["signals"]
+    everything = (await ok(trading_desk, "/api/signals"))["signals"]
     assert [s["SignalId"] for s in everything] == seen
     created = [s["CreatedAt"] for s in everything]
     assert created == sorted(created, reverse=True)
-    assert (await ok(desk, "/api/signals", limit=500))["next_cursor"] is None
+    assert (await ok(trading_desk, "/api/signals", limit=500))["next_cursor"] is None
 
 
-async def test_signal_filters(desk):
-    await desk.alert()
-    await desk.alert("alert-2")
-    aapl = await desk.signal(Symbol="AAPL", Quantity=2)
-    msft = await desk.signal(Symbol="MSFT", Quantity=1, Price=400.0, CorrelationId="alert-2")
-    rejected = await desk.signal(CorrelationId="nope")
-    await desk.drain()
+async def test_signal_filters(trading_desk):
+    await trading_desk.alert()
+    await trading_desk.alert("alert-2")
+    aapl = await trading_desk.signal(Symbol="AAPL", Quantity=2)
+    msft = await trading_desk.signal(
+        Symbol="MSFT", Quantity=1, Price=400.0, CorrelationId="alert-2"
+    )
+    rejected = await trading_desk.signal(CorrelationId="nope")
+    await trading_desk.drain()
     middle = datetime.now(UTC)
     await asyncio.sleep(0.01)
-    later = await desk.signal(Symbol="AAPL", Data="sell", Quantity=1)
-    await desk.drain()
+    later = await trading_desk.signal(Symbol="AAPL", Data="sell", Quantity=1)
+    await trading_desk.drain()
 
     async def ids(**params) -> set[str]:
-        return {s["SignalId"] for s in (await ok(desk, "/api/signals", **params))["signals"]}
+        return {
+            s["SignalId"] for s in (await ok(trading_desk, "/api/signals", **params))["signals"]
+        }
 
     assert await ids() == {aapl, msft, rejected, later}
     assert await ids(status="rejected") == {rejected}
@@ -107,9 +113,11 @@ async def test_signal_filters(desk):
     plus_two = middle.astimezone(timezone(timedelta(hours=2))).isoformat()
     assert await ids(since=plus_two.replace("+", " ")) == {later}
     # Filtered pages page through every match.
-    first = await ok(desk, "/api/signals", status="filled", limit=2)
+    first = await ok(trading_desk, "/api/signals", status="filled", limit=2)
     assert len(first["signals"]) == 2
-    rest = await ok(desk, "/api/signals", status="filled", limit=2, cursor=first["next_cursor"])
+    rest = await ok(
+        trading_desk, "/api/signals", status="filled", limit=2, cursor=first["next_cursor"]
+    )
     paged = {s["SignalId"] for s in first["signals"] + rest["signals"]}
     assert paged == {aapl, msft, later}
 
@@ -127,29 +135,29 @@ async def test_signal_filters(desk):
         ("cursor", "not-a-cursor"),
     ],
 )
-async def test_bad_signal_filters_are_400_naming_the_parameter(desk, param, value):
-    response = await get(desk, "/api/signals", **{param: value})
+async def test_bad_signal_filters_are_400_naming_the_parameter(trading_desk, param, value):
+    response = await get(trading_desk, "/api/signals", **{param: value})
     assert response.status_code == 400
     body = response.json()
     assert [e["path"] for e in body["errors"]] == [f"query.{param}"]
 
 
-async def test_until_before_since_is_400(desk):
+async def test_until_before_since_is_400(trading_desk):
     response = await get(
-        desk, "/api/signals", since="2026-04-27T12:00:00Z", until="2026-04-27T11:00:00Z"
+        trading_desk, "/api/signals", since="2026-04-27T12:00:00Z", until="2026-04-27T11:00:00Z"
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["path"] == "query.until"
 
 
-async def test_one_signal_with_its_whole_lifecycle(desk):
-    await desk.alert()
-    filled = await desk.signal(Data="buy", Quantity=10, Price=200.0)
-    resting = await desk.signal(Data="buy", Quantity=3, Price=150.25, OrderType="LMT")
-    stale = await desk.signal(Date=now_iso(-3600))
-    await desk.drain()
+async def test_one_signal_with_its_whole_lifecycle(trading_desk):
+    await trading_desk.alert()
+    filled = await trading_desk.signal(Data="buy", Quantity=10, Price=200.0)
+    resting = await trading_desk.signal(Data="buy", Quantity=3, Price=150.25, OrderType="LMT")
+    stale = await trading_desk.signal(Date=now_iso(-3600))
+    await trading_desk.drain()
 
-    record = await ok(desk, f"/api/signals/{filled}")
+    record = await ok(trading_desk, f"/api/signals/{filled}")
     assert record["SignalId"] == filled
     assert record["Status"] == "filled"
     assert [h["Status"] for h in record["History"]] == ["accepted", "submitted", "filled"]
@@ -163,17 +171,17 @@ async def test_one_signal_with_its_whole_lifecycle(desk):
     assert isinstance(fill["Price"], int)
     assert record["CreatedAt"] and record["UpdatedAt"]
 
-    record = await ok(desk, f"/api/signals/{resting}")
+    record = await ok(trading_desk, f"/api/signals/{resting}")
     assert record["Status"] == "submitted"
     assert record["Price"] == 150.25
     assert record["Fills"] == []
 
-    record = await ok(desk, f"/api/signals/{stale}")
+    record = await ok(trading_desk, f"/api/signals/{stale}")
     assert record["Status"] == "rejected"
     assert record["Reason"].startswith("stale")
     assert record["History"][-1]["Reason"] == record["Reason"]
 
-    missing = await get(desk, "/api/signals/no-such-signal")
+    missing = await get(trading_desk, "/api/signals/no-such-signal")
     assert missing.status_code == 404
     assert missing.json()["detail"].startswith("No signal no-such-signal")
 
@@ -181,21 +189,21 @@ async def test_one_signal_with_its_whole_lifecycle(desk):
 # Brokers
 
 
-async def test_brokers_list_the_default_paper_broker_and_configured_ones(desk):
-    brokers = (await ok(desk, "/api/brokers"))["brokers"]
+async def test_brokers_list_the_default_paper_broker_and_configured_ones(trading_desk):
+    brokers = (await ok(trading_desk, "/api/brokers"))["brokers"]
     assert [b["BrokerId"] for b in brokers] == ["paper"]
     assert brokers[0]["Kind"] == "paper"
     assert brokers[0]["Status"] == {"Connected": True}
 
-    await desk.send(
+    await trading_desk.send(
         "ConfigureBroker",
         {"BrokerId": "ibkr-main", "Kind": "ibkr", "Host": "127.0.0.1", "Port": 4002},
     )
-    await desk.send(
+    await trading_desk.send(
         "ConfigureBroker", {"BrokerId": "sandbox", "Kind": "paper", "StartingCash": 5000}
     )
-    await desk.drain()
-    brokers = {b["BrokerId"]: b for b in (await ok(desk, "/api/brokers"))["brokers"]}
+    await trading_desk.drain()
+    brokers = {b["BrokerId"]: b for b in (await ok(trading_desk, "/api/brokers"))["brokers"]}
     assert set(brokers) == {"paper", "ibkr-main", "sandbox"}
     assert brokers["ibkr-main"]["Port"] == 4002
     assert brokers["ibkr-main"]["Status"] == {
@@ -203,26 +211,26 @@ async def test_brokers_list_the_default_paper_broker_and_configured_ones(desk):
         "Connections": [],
     }  # no worker reported yet
     assert brokers["sandbox"]["StartingCash"] == 5000
-    assert (await ok(desk, "/api/brokers/ibkr-main"))["Host"] == "127.0.0.1"
-    assert (await ok(desk, "/api/brokers/paper"))["Status"] == {"Connected": True}
+    assert (await ok(trading_desk, "/api/brokers/ibkr-main"))["Host"] == "127.0.0.1"
+    assert (await ok(trading_desk, "/api/brokers/paper"))["Status"] == {"Connected": True}
 
 
-async def test_a_removed_broker_disappears(desk):
-    await desk.send("ConfigureBroker", {"BrokerId": "sandbox", "Kind": "paper"})
-    await desk.drain()
-    await desk.send("RemoveBroker", {"BrokerId": "sandbox"})
-    await desk.send("RemoveBroker", {"BrokerId": "paper"})
-    await desk.drain()
-    assert (await ok(desk, "/api/brokers"))["brokers"] == []
+async def test_a_removed_broker_disappears(trading_desk):
+    await trading_desk.send("ConfigureBroker", {"BrokerId": "sandbox", "Kind": "paper"})
+    await trading_desk.drain()
+    await trading_desk.send("RemoveBroker", {"BrokerId": "sandbox"})
+    await trading_desk.send("RemoveBroker", {"BrokerId": "paper"})
+    await trading_desk.drain()
+    assert (await ok(trading_desk, "/api/brokers"))["brokers"] == []
     for broker_id in ("sandbox", "paper", "never-configured"):
-        response = await get(desk, f"/api/brokers/{broker_id}")
+        response = await get(trading_desk, f"/api/brokers/{broker_id}")
         assert response.status_code == 404, broker_id
-        assert (await get(desk, f"/api/paper/{broker_id}")).status_code == 404
+        assert (await get(trading_desk, f"/api/paper/{broker_id}")).status_code == 404
 
 
-async def test_broker_secrets_are_never_shown(desk):
+async def test_broker_secrets_are_never_shown(trading_desk):
     # No schema accepts a secret today: put one in the read model as a future broker kind would.
-    key = desk.keyspace.readmodel(desk.tenant.tenant_id, "brokers")
+    key = trading_desk.keyspace.readmodel(trading_desk.tenant.tenant_id, "brokers")
     record = {
         "BrokerId": "vault",
         "Kind": "ibkr",
@@ -232,10 +240,10 @@ async def test_broker_secrets_are_never_shown(desk):
         "client_secret": "s3",
         "Nested": {"api_key": "k", "Region": "eu"},
     }
-    await desk.store.hset(key, "vault", orjson.dumps(record))
-    shown = await ok(desk, "/api/brokers/vault")
+    await trading_desk.store.hset(key, "vault", orjson.dumps(record))
+    shown = await ok(trading_desk, "/api/brokers/vault")
     listed = next(
-        b for b in (await ok(desk, "/api/brokers"))["brokers"] if b["BrokerId"] == "vault"
+        b for b in (await ok(trading_desk, "/api/brokers"))["brokers"] if b["BrokerId"] == "vault"
     )
     for view in (shown, listed):
         text = orjson.dumps(view).decode()
@@ -248,13 +256,13 @@ async def test_broker_secrets_are_never_shown(desk):
 # Alerts
 
 
-async def test_alerts_show_the_webhook_url_and_the_message_to_paste(desk, settings):
-    await desk.alert("rsi", Symbol="MSFT", Quantity=5, Action="buy")
-    await desk.alert("my strategy", kind="ConfigureStrategyAlert", Mode="position")
-    await desk.drain()
-    tenant_id = desk.tenant.tenant_id
+async def test_alerts_show_the_webhook_url_and_the_message_to_paste(trading_desk, settings):
+    await trading_desk.alert("rsi", Symbol="MSFT", Quantity=5, Action="buy")
+    await trading_desk.alert("my strategy", kind="ConfigureStrategyAlert", Mode="position")
+    await trading_desk.drain()
+    tenant_id = trading_desk.tenant.tenant_id
 
-    alerts = {a["AlertId"]: a for a in (await ok(desk, "/api/alerts"))["alerts"]}
+    alerts = {a["AlertId"]: a for a in (await ok(trading_desk, "/api/alerts"))["alerts"]}
     assert set(alerts) == {"rsi", "my strategy"}
     for alert_id, alert in alerts.items():
         token = alert["WebhookToken"]
@@ -263,7 +271,7 @@ async def test_alerts_show_the_webhook_url_and_the_message_to_paste(desk, settin
             f"{settings.base_url}/tenants/{tenant_id}/webhooks/tradingview/"
             f"{quote(alert_id, safe='')}/{token}"
         )
-        assert await ok(desk, f"/api/alerts/{quote(alert_id, safe='')}") == alert
+        assert await ok(trading_desk, f"/api/alerts/{quote(alert_id, safe='')}") == alert
 
     rsi = alerts["rsi"]
     assert rsi["Kind"] == "indicator"
@@ -276,32 +284,36 @@ async def test_alerts_show_the_webhook_url_and_the_message_to_paste(desk, settin
     assert strategy["TradingViewMessage"] == strategy_message_template(strategy)
     assert "{{strategy.position_size}}" in strategy["TradingViewMessage"]
 
-    assert (await get(desk, "/api/alerts/unknown")).status_code == 404
+    assert (await get(trading_desk, "/api/alerts/unknown")).status_code == 404
 
 
 # Paper accounts
 
 
-async def test_a_paper_broker_that_never_traded_shows_its_starting_state(desk):
-    await desk.send("ConfigureBroker", {"BrokerId": "small", "Kind": "paper", "StartingCash": 5000})
-    await desk.drain()
+async def test_a_paper_broker_that_never_traded_shows_its_starting_state(trading_desk):
+    await trading_desk.send(
+        "ConfigureBroker", {"BrokerId": "small", "Kind": "paper", "StartingCash": 5000}
+    )
+    await trading_desk.drain()
     for broker_id, cash in (("paper", 100_000), ("small", 5000)):
-        account = await ok(desk, f"/api/paper/{broker_id}")
+        account = await ok(trading_desk, f"/api/paper/{broker_id}")
         assert account["broker_id"] == broker_id
         assert account["cash"] == account["equity"] == account["starting_cash"] == cash
         assert account["positions"] == [] and account["open_orders"] == []
         assert account["realized_pnl"] == account["unrealized_pnl"] == 0
 
 
-async def test_the_paper_account_after_a_buy(desk):
-    await desk.alert()
-    await desk.signal(Data="buy", Quantity=10, Price=200.0)
-    await desk.signal(Symbol="MSFT", Data="buy", Quantity=2, Price=400.5)
-    await desk.signal(Data="buy", Quantity=1, Price=210.0)  # AAPL now at 210
-    limit = await desk.signal(Symbol="TSLA", Data="buy", Quantity=4, Price=99.5, OrderType="LMT")
-    await desk.drain()
+async def test_the_paper_account_after_a_buy(trading_desk):
+    await trading_desk.alert()
+    await trading_desk.signal(Data="buy", Quantity=10, Price=200.0)
+    await trading_desk.signal(Symbol="MSFT", Data="buy", Quantity=2, Price=400.5)
+    await trading_desk.signal(Data="buy", Quantity=1, Price=210.0)  # AAPL now at 210
+    limit = await trading_desk.signal(
+        Symbol="TSLA", Data="buy", Quantity=4, Price=99.5, OrderType="LMT"
+    )
+    await trading_desk.drain()
 
-    account = await ok(desk, "/api/paper/paper")
+    account = await ok(trading_desk, "/api/paper/paper")
     cash = 100_000 - 10 * 200 - 2 * 400.5 - 210
     assert account["cash"] == pytest.approx(cash)
     positions = {p["symbol"]: p for p in account["positions"]}
@@ -333,14 +345,14 @@ async def test_the_paper_account_after_a_buy(desk):
     assert order["expires_at"] > order["placed_at"]
 
 
-async def test_only_paper_brokers_have_paper_accounts(desk):
-    await desk.send(
+async def test_only_paper_brokers_have_paper_accounts(trading_desk):
+    await trading_desk.send(
         "ConfigureBroker",
         {"BrokerId": "ibkr-main", "Kind": "ibkr", "Host": "127.0.0.1", "Port": 4002},
     )
-    await desk.drain()
+    await trading_desk.drain()
     for broker_id in ("ibkr-main", "ghost"):
-        response = await get(desk, f"/api/paper/{broker_id}")
+        response = await get(trading_desk, f"/api/paper/{broker_id}")
         assert response.status_code == 404
         assert response.json()["detail"].startswith(f"No paper broker {broker_id}")
 
@@ -349,35 +361,39 @@ async def test_only_paper_brokers_have_paper_accounts(desk):
 
 
 @pytest.mark.parametrize("path", READ_ROUTES)
-async def test_every_read_needs_the_tenants_key(desk, store, prefix, path):
-    assert (await desk.client.get(url(desk, path))).status_code == 401
-    wrong = await desk.client.get(url(desk, path), headers={"X-Api-Key": "baas_" + "x" * 43})
+async def test_every_read_needs_the_tenants_key(trading_desk, store, prefix, path):
+    assert (await trading_desk.client.get(url(trading_desk, path))).status_code == 401
+    wrong = await trading_desk.client.get(
+        url(trading_desk, path), headers={"X-Api-Key": "baas_" + "x" * 43}
+    )
     assert wrong.status_code == 401
     other = await new_tenant(store, prefix, "other")
-    response = await desk.client.get(url(desk, path), headers={"X-Api-Key": other.api_key})
+    response = await trading_desk.client.get(
+        url(trading_desk, path), headers={"X-Api-Key": other.api_key}
+    )
     assert response.status_code == 403
     assert response.json()["detail"].startswith("This API key is not valid for tenant")
 
 
-async def test_reads_count_against_the_ip_limit_not_the_tenants_writes(desk, settings):
+async def test_reads_count_against_the_ip_limit_not_the_tenants_writes(trading_desk, settings):
     limited = dataclasses.replace(settings, ip_limit=len(READ_ROUTES), tenant_write_limit=1)
     async with app_client(limited, client_ip="10.1.2.3") as client:
         for path in READ_ROUTES:
-            response = await client.get(url(desk, path), headers=desk.headers)
+            response = await client.get(url(trading_desk, path), headers=trading_desk.headers)
             assert response.status_code in (200, 404), response.text
-        response = await client.get(url(desk, "/api/signals"), headers=desk.headers)
+        response = await client.get(url(trading_desk, "/api/signals"), headers=trading_desk.headers)
         assert response.status_code == 429
     # None of the reads used the tenant's single write.
     async with app_client(limited, client_ip="10.1.2.4") as client:
         response = await client.post(
-            url(desk, "/api/trading"),
+            url(trading_desk, "/api/trading"),
             json={
                 "id": "after-reads",
                 "type": "ConfigureBroker",
                 "source": "tests",
                 "data": {"BrokerId": "after-reads", "Kind": "paper"},
             },
-            headers=desk.headers,
+            headers=trading_desk.headers,
         )
         assert response.status_code == 202, response.text
 
@@ -385,7 +401,7 @@ async def test_reads_count_against_the_ip_limit_not_the_tenants_writes(desk, set
 # Totality: whatever the log holds, the reads answer
 
 
-async def append_raw(desk, command_type: str, data: dict) -> None:
+async def append_raw(trading_desk, command_type: str, data: dict) -> None:
     """Append a command as it stands, past the door's checks: what an older gateway let in."""
     event = {
         "specversion": "1.0",
@@ -394,60 +410,62 @@ async def append_raw(desk, command_type: str, data: dict) -> None:
         "type": command_type,
         "time": now_iso(),
         "datacontenttype": "application/json",
-        "tenantid": desk.tenant.tenant_id,
-        "data": {"TenantId": desk.tenant.tenant_id, **data},
+        "tenantid": trading_desk.tenant.tenant_id,
+        "data": {"TenantId": trading_desk.tenant.tenant_id, **data},
     }
-    log = desk.keyspace.tenant_log(desk.tenant.tenant_id)
-    await desk.store.xadd(log, {"event": orjson.dumps(event), "received_at": now_iso()})
+    log = trading_desk.keyspace.tenant_log(trading_desk.tenant.tenant_id)
+    await trading_desk.store.xadd(log, {"event": orjson.dumps(event), "received_at": now_iso()})
 
 
-async def answers_every_read(desk, signal_ids, broker_ids=("paper",)) -> None:
+async def answers_every_read(trading_desk, signal_ids, broker_ids=("paper",)) -> None:
     paths = ["/api/signals", "/api/brokers", "/api/alerts"]
     paths += [f"/api/signals/{quote(s, safe='')}" for s in signal_ids]
     paths += [f"/api/brokers/{quote(b, safe='')}" for b in broker_ids]
     paths += [f"/api/paper/{quote(b, safe='')}" for b in broker_ids]
     for path in paths:
-        response = await get(desk, path)
+        response = await get(trading_desk, path)
         assert response.status_code in (200, 404), (path, response.status_code, response.text)
         assert response.status_code == 200 or "/signals/" not in path, (path, response.text)
 
 
-async def test_absurd_amounts_already_in_the_log_do_not_break_the_reads(desk):
+async def test_absurd_amounts_already_in_the_log_do_not_break_the_reads(trading_desk):
     # Issue #12.3: a Quantity of 1e20 made every signals read a 500 ("Integer exceeds 64-bit
     # range"), and the paper account too once such a fill existed.
-    await desk.alert()
+    await trading_desk.alert()
     rich = {"BrokerId": "rich", "Kind": "paper", "StartingCash": 1e300}
-    await append_raw(desk, "ConfigureBroker", rich)
+    await append_raw(trading_desk, "ConfigureBroker", rich)
     await append_raw(
-        desk, "ConfigureBroker", {"BrokerId": "odd", "Kind": "paper", "SlippageBps": 1e4}
+        trading_desk, "ConfigureBroker", {"BrokerId": "odd", "Kind": "paper", "SlippageBps": 1e4}
     )
     signal = {"CorrelationId": "alert-1", "Symbol": "AAPL", "Data": "buy", "OrderType": "MKT",
               "InstrumentType": "STK"}  # fmt: skip
-    await append_raw(desk, "SubmitSignal", {**signal, "Id": "huge", "Quantity": 1e20, "Price": 1})
     await append_raw(
-        desk,
+        trading_desk, "SubmitSignal", {**signal, "Id": "huge", "Quantity": 1e20, "Price": 1}
+    )
+    await append_raw(
+        trading_desk,
         "SubmitSignal",
         {**signal, "Id": "vast", "BrokerId": "rich", "Quantity": 1e9, "Price": 1e9},
     )
     await append_raw(
-        desk, "SubmitSignal", {**signal, "Id": "odd", "BrokerId": "odd", "Quantity": 1}
+        trading_desk, "SubmitSignal", {**signal, "Id": "odd", "BrokerId": "odd", "Quantity": 1}
     )
-    await desk.drain()
+    await trading_desk.drain()
     # A paper account as a fill of an older worker could leave it.
     account = {"cash": "-1E+400", "positions": {"AAPL": {"quantity": "1E+20", "avg_cost": "1E+100"}},
                "last_prices": {"AAPL": "1E+100"}}  # fmt: skip
-    paper_accounts = desk.keyspace.readmodel(desk.tenant.tenant_id, "paper")
-    await desk.store.hset(paper_accounts, "paper", orjson.dumps(account))
+    paper_accounts = trading_desk.keyspace.readmodel(trading_desk.tenant.tenant_id, "paper")
+    await trading_desk.store.hset(paper_accounts, "paper", orjson.dumps(account))
 
-    await answers_every_read(desk, ["huge", "vast", "odd"], ["paper", "rich", "odd"])
-    huge = await ok(desk, "/api/signals/huge")
+    await answers_every_read(trading_desk, ["huge", "vast", "odd"], ["paper", "rich", "odd"])
+    huge = await ok(trading_desk, "/api/signals/huge")
     assert (huge["RequestedQuantity"], huge["Status"]) == (1e20, "rejected")
-    signals = await ok(desk, "/api/signals")
+    signals = await ok(trading_desk, "/api/signals")
     assert {s["SignalId"] for s in signals["signals"]} == {"huge", "vast", "odd"}
-    assert (await ok(desk, "/api/signals/vast"))["FilledQuantity"] == 10**9
-    paper = await ok(desk, "/api/paper/paper")
+    assert (await ok(trading_desk, "/api/signals/vast"))["FilledQuantity"] == 10**9
+    paper = await ok(trading_desk, "/api/paper/paper")
     assert (paper["cash"], paper["positions"][0]["quantity"]) == ("-1E+400", 1e20)
-    odd = await ok(desk, "/api/signals/odd")
+    odd = await ok(trading_desk, "/api/signals/odd")
     assert odd["Reason"] == "broker 'odd' is misconfigured: slippage_bps must be below 10000"
 
 
@@ -509,12 +527,12 @@ signal_values = st.fixed_dictionaries(
     signals=st.lists(signal_values, max_size=6),
 )
 async def test_every_read_answers_whatever_the_gateway_accepted(
-    desk, broker, alert, kind, client_id, signals
+    trading_desk, broker, alert, kind, client_id, signals
 ):
-    await desk.send("ConfigureBroker", {"BrokerId": "edge", "Kind": "paper", **broker})
+    await trading_desk.send("ConfigureBroker", {"BrokerId": "edge", "Kind": "paper", **broker})
     ibkr = {"BrokerId": "ib", "Kind": "ibkr", "Host": "127.0.0.1", "Port": 65535}
-    await desk.send("ConfigureBroker", {**ibkr, "ClientId": client_id})
-    await desk.alert("edge-alert", kind, **alert)
+    await trading_desk.send("ConfigureBroker", {**ibkr, "ClientId": client_id})
+    await trading_desk.alert("edge-alert", kind, **alert)
     ids = []
     for values in signals:
         values = {"Price": None, **values, "CorrelationId": "edge-alert"}
@@ -522,7 +540,7 @@ async def test_every_read_answers_whatever_the_gateway_accepted(
             values["Date"] = now_iso()
         if values["OrderType"] == "LMT" and not values["Price"]:
             values["Price"] = 1
-        ids.append(await desk.signal(**values))
-    await desk.drain()
-    await answers_every_read(desk, ids, ["paper", "edge"])
-    assert (await get(desk, "/api/brokers/ib")).status_code == 200
+        ids.append(await trading_desk.signal(**values))
+    await trading_desk.drain()
+    await answers_every_read(trading_desk, ids, ["paper", "edge"])
+    assert (await get(trading_desk, "/api/brokers/ib")).status_code == 200

@@ -18,7 +18,7 @@ from baas.store.connection import load_functions, open_store
 from baas.store.embedded import EmbeddedValkey
 from baas.store.trading import TradingStore
 from tests.conftest import app_client, make_settings, new_tenant
-from tests.workers.conftest import Desk
+from tests.workers.conftest import TradingDesk
 from workers.consumer import MAX_FAILURES, LogConsumer
 from workers.handlers import CommandHandler
 
@@ -66,10 +66,10 @@ async def test_a_signal_handled_through_store_outages_is_filled_not_rejected(own
     tenant = await new_tenant(store, prefix)
     try:
         async with app_client(dataclasses.replace(settings, store_timeout_seconds=2)) as client:
-            desk = Desk(client, tenant, consumer, trading, keyspace, store)
-            await desk.alert()
-            await desk.drain()
-            signal_id = await desk.signal()
+            trading_desk = TradingDesk(client, tenant, consumer, trading, keyspace, store)
+            await trading_desk.alert()
+            await trading_desk.drain()
+            signal_id = await trading_desk.signal()
             stop = asyncio.Event()
             running = asyncio.create_task(consumer.run(stop))
             try:

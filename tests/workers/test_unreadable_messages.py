@@ -13,20 +13,20 @@ from tests.workers.test_tradingview_webhook import fire, webhook
 SURROGATE = "holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not Unicode text"
 
 
-async def configured(desk, alert_id: str, **config) -> int:
+async def configured(trading_desk, alert_id: str, **config) -> int:
     """Configure an alert and let the worker handle it; the length of the log then."""
-    await desk.alert(alert_id, **config)
-    await desk.drain()
-    return len(await desk.log())
+    await trading_desk.alert(alert_id, **config)
+    await trading_desk.drain()
+    return len(await trading_desk.log())
 
 
-async def refused(desk, response, status: int, logged: int) -> list[dict]:
+async def refused(trading_desk, response, status: int, logged: int) -> list[dict]:
     """The answer is the error shape with ``status``; the log still holds ``logged`` entries."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert set(body) == {"detail", "errors"} and body["detail"]
-    assert len(await desk.log()) == logged
+    assert len(await trading_desk.log()) == logged
     return body["errors"]
 
 
@@ -40,9 +40,14 @@ async def refused(desk, response, status: int, logged: int) -> list[dict]:
     ],
     ids=["arrays", "objects", "objects-with-a-placeholder", "arrays-100k"],
 )
-async def test_a_message_nested_too_deeply_is_400(desk, body):
-    logged = await configured(desk, "deep", Quantity=1)
-    errors = await refused(desk, await fire(desk, await webhook(desk, "deep"), body), 400, logged)
+async def test_a_message_nested_too_deeply_is_400(trading_desk, body):
+    logged = await configured(trading_desk, "deep", Quantity=1)
+    errors = await refused(
+        trading_desk,
+        await fire(trading_desk, await webhook(trading_desk, "deep"), body),
+        400,
+        logged,
+    )
     assert [e["path"] for e in errors] == [""]
 
 
@@ -60,10 +65,13 @@ async def test_a_message_nested_too_deeply_is_400(desk, body):
         ('{"t\\q": {{close}}', 422, ["t\\q"]),  # an invalid escape before a placeholder
     ],
 )
-async def test_lone_surrogates_in_a_tradingview_message(desk, body, status, paths):
-    logged = await configured(desk, "text", Quantity=1, Symbol="AAPL")
+async def test_lone_surrogates_in_a_tradingview_message(trading_desk, body, status, paths):
+    logged = await configured(trading_desk, "text", Quantity=1, Symbol="AAPL")
     errors = await refused(
-        desk, await fire(desk, await webhook(desk, "text"), body), status, logged
+        trading_desk,
+        await fire(trading_desk, await webhook(trading_desk, "text"), body),
+        status,
+        logged,
     )
     assert [e["path"] for e in errors] == paths
     if status == 400:
@@ -78,46 +86,50 @@ async def test_lone_surrogates_in_a_tradingview_message(desk, body, status, path
         ("application/cloudevents-batch+json", ["[0].data.Symbol"]),
     ],
 )
-async def test_lone_surrogates_in_a_trading_command(desk, content_type, paths):
-    logged = await configured(desk, "text")
-    event = signal_event(desk.tenant.tenant_id, Symbol="@")
+async def test_lone_surrogates_in_a_trading_command(trading_desk, content_type, paths):
+    logged = await configured(trading_desk, "text")
+    event = signal_event(trading_desk.tenant.tenant_id, Symbol="@")
     if content_type != "application/json":
         event = {"specversion": "1.0", **{k.lower(): v for k, v in event.items()}}
     document = [event] if content_type.endswith("batch+json") else event
     body = orjson.dumps(document).replace(b'"@"', b'"\\ud800"')
-    response = await desk.client.post(
-        desk.url, content=body, headers={**desk.headers, "Content-Type": content_type}
+    response = await trading_desk.client.post(
+        trading_desk.url,
+        content=body,
+        headers={**trading_desk.headers, "Content-Type": content_type},
     )
-    errors = await refused(desk, response, 400, logged)
+    errors = await refused(trading_desk, response, 400, logged)
     assert errors == [{"path": path, "message": SURROGATE} for path in paths]
 
 
-async def test_lone_surrogates_in_attributes_and_names_of_a_trading_command(desk):
-    logged = await configured(desk, "text")
-    event = {**signal_event(desk.tenant.tenant_id), "source": "@", "x@": 1}
+async def test_lone_surrogates_in_attributes_and_names_of_a_trading_command(trading_desk):
+    logged = await configured(trading_desk, "text")
+    event = {**signal_event(trading_desk.tenant.tenant_id), "source": "@", "x@": 1}
     body = orjson.dumps(event).replace(b"@", b"\\udc00")
-    response = await desk.client.post(
-        desk.url, content=body, headers={**desk.headers, "Content-Type": "application/json"}
+    response = await trading_desk.client.post(
+        trading_desk.url,
+        content=body,
+        headers={**trading_desk.headers, "Content-Type": "application/json"},
     )
-    errors = await refused(desk, response, 400, logged)
+    errors = await refused(trading_desk, response, 400, logged)
     assert [e["path"] for e in errors] == ["source", "x\\udc00"]
 
 
-async def test_a_binary_mode_header_never_carries_a_lone_surrogate(desk):
+async def test_a_binary_mode_header_never_carries_a_lone_surrogate(trading_desk):
     # Header values are percent-decoded as UTF-8: the bytes of a surrogate are not UTF-8, so
     # they read as U+FFFD and the command is an ordinary one.
-    logged = await configured(desk, "text")
-    event = signal_event(desk.tenant.tenant_id)
+    logged = await configured(trading_desk, "text")
+    event = signal_event(trading_desk.tenant.tenant_id)
     headers = {
-        **desk.headers,
+        **trading_desk.headers,
         "Content-Type": "application/json",
         "ce-specversion": "1.0",
         "ce-id": "%ED%A0%80",
         "ce-type": "SubmitSignal",
         "ce-source": "trading",
     }
-    response = await desk.client.post(
-        desk.url, content=orjson.dumps(event["data"]), headers=headers
+    response = await trading_desk.client.post(
+        trading_desk.url, content=orjson.dumps(event["data"]), headers=headers
     )
     assert response.status_code == 202, response.text
-    assert (await desk.log())[logged]["id"] == "\ufffd\ufffd\ufffd"
+    assert (await trading_desk.log())[logged]["id"] == "\ufffd\ufffd\ufffd"
