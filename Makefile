@@ -33,7 +33,7 @@ test-fast: $(DEV_STAMP)
 	$(BIN)/pytest -q tests/unit -m "not store" $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m bench
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

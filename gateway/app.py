@@ -4,7 +4,7 @@ store.
 One route has a lane of its own: ``POST``/``PUT /tenants/{tenantId}/api/trading``, every
 command's way in. ``GatewayApp`` hands it straight to its ASGI app instead of passing it through
 the middleware stack and the router (about a fifth of the route's cost in Python, measured with
-``python -m tests.bench ingress``); the lane records the same metrics and answers errors with the
+``python -m bench ingress``); the lane records the same metrics and answers errors with the
 same handlers. Every other request takes Starlette's usual path.
 """
 

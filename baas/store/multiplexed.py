@@ -29,7 +29,7 @@ from redis.exceptions import TimeoutError as StoreTimeoutError
 Arg = bytes | str | int | float
 # Queued commands leave in one write at the end of the event-loop turn, or as soon as this many
 # are queued: the store starts on them while the gateway reads the next requests. (Measured with
-# ``python -m tests.bench ingress``: waiting for the end of a busy turn left the store idle, and
+# ``python -m bench ingress``: waiting for the end of a busy turn left the store idle, and
 # the gateway too, a fifth of the time; 8 saved the gateway 2-4% of its time per request against 4
 # at 32, 64 and 128 connections, by waking the store half as often; 16 and more left it idle.)
 FLUSH_AT = 8

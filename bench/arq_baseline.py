@@ -1,5 +1,5 @@
 """The baseline of the workers benchmark: an arq worker with arq's default settings whose job
-records when it started. Usage: python -m tests.bench.arq_baseline REDIS_URL PREFIX"""
+records when it started. Usage: python -m bench.arq_baseline REDIS_URL PREFIX"""
 
 from __future__ import annotations
 

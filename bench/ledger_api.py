@@ -1,7 +1,7 @@
 """Ledger API benchmark against a live gateway process (not collected by pytest).
 
-    .venv/bin/python -m tests.bench ledger          # embedded Valkey
-    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python -m tests.bench ledger
+    .venv/bin/python -m bench ledger          # embedded Valkey
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python -m bench ledger
 
 Times a 500-order batch POST (p50/p99) and a backfill, then GET /state, /nav and /performance on
 10 years of real closes (tests/data) with 1,000, 10,000 and 1,000,000 orders of history: on

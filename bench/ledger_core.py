@@ -1,6 +1,6 @@
 """Ledger core benchmark (not collected by pytest).
 
-    .venv/bin/python -m tests.bench ledger
+    .venv/bin/python -m bench ledger
 
 Order application throughput, a 1,000,000-event replay, and the metrics of a 10-year
 daily series against the equivalent quantstats calls.
@@ -19,7 +19,7 @@ import pandas as pd
 import quantstats as qs
 
 # The real-data loader and strategy of the metrics tests are reused here.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "ledger"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit" / "ledger"))
 import test_ledger_metrics as real
 
 from baas.core.ledger import (

@@ -28,11 +28,11 @@ from arq.connections import RedisSettings
 
 from baas.core.keyspace import Keyspace
 from baas.settings import env_name
-from tests.bench.ingress import _tenant, bench_store
-from tests.bench.load import process
+from bench.ingress import _tenant, bench_store
+from bench.load import process
 from tests.conftest import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:
@@ -173,9 +173,7 @@ def run(seconds: float = 5.0, rates: tuple[int, ...] = (100, 500)) -> None:
                         ),
                     )
                 )
-        with process(
-            [sys.executable, "-m", "tests.bench.arq_baseline", url, prefix], env, None, REPO
-        ):
+        with process([sys.executable, "-m", "bench.arq_baseline", url, prefix], env, None, REPO):
             time.sleep(1)
             for rate in rates:
                 rows.append(

@@ -19,10 +19,10 @@ from baas.settings import Settings, env_name
 from baas.store.connection import load_functions, open_store
 from baas.store.embedded import EmbeddedValkey
 from baas.store.tenants import TenantRegistry
-from tests.bench.load import Result, fixed_rate, process, saturate
+from bench.load import Result, fixed_rate, process, saturate
 from tests.conftest import free_port, signal_event
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PATH = "/tenants/{tenant}/api/trading"
 # Closed-loop loads: a server whose requests wait on the store needs more requests in flight to
 # reach its peak than one that answers at once, so both are measured at each.
@@ -75,7 +75,7 @@ def run(seconds: int = 10, rate: int = 500, rounds: int = 2) -> None:
         }
         targets = {
             "baseline (bare Starlette)": (
-                [sys.executable, "-m", "tests.bench.baseline_app", str(base_port)],
+                [sys.executable, "-m", "bench.baseline_app", str(base_port)],
                 f"http://127.0.0.1:{base_port}",
             ),
             "gateway (SubmitSignal)": (

@@ -1,11 +1,11 @@
 """``make bench``: every benchmark, each printed beside a baseline measured in the same run.
 
-``make bench`` runs them all; ``python -m tests.bench ingress`` (or ``workers``, ``ledger``) runs one.
+``make bench`` runs them all; ``python -m bench ingress`` (or ``workers``, ``ledger``) runs one.
 """
 
 import sys
 
-from tests.bench import ingress, ledger_api, ledger_core, workers
+from bench import ingress, ledger_api, ledger_core, workers
 
 
 def ledger() -> None:
