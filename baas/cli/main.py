@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Daily closes, for orders sent without a price, marks, NAV and benchmarks. "
         "A close missing from the store is never invented.",
     )
-    pimport = action(
+    prices_import = action(
         prices,
         "import",
         "Import closes from a CSV file.",
@@ -225,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
         "symbol and date.",
         json_help="print the counts as JSON",
     )
-    pimport.add_argument("file", metavar="FILE.csv", help="the CSV file")
-    pimport.add_argument(
+    prices_import.add_argument("file", metavar="FILE.csv", help="the CSV file")
+    prices_import.add_argument(
         "--symbol", metavar="SYM", help="the symbol of a file without a symbol column"
     )
     pfetch = action(

@@ -22,13 +22,12 @@ from baas.core.ledger.api_keys import LedgerKeyOwner, ledger_key_owner
 from baas.core.ledger.strategies import Strategy
 from baas.store.ratelimits import unique_member
 from baas.store.tenants import KeyOwner, owner_from_index
-from gateway.guard import API_KEY_HEADER, reject_key, request_ip
+from gateway.guard import API_KEY_HEADER, INVALID_KEY, reject_key, request_ip
 from gateway.ledger.context import ledger_services
 from gateway.ledger.errors import LedgerError, seconds
 from gateway.services import Services, services
 
 BEARER = re.compile(r"\s*bearer\s+(\S+)\s*", re.IGNORECASE)
-INVALID_KEY = "Invalid or revoked API key."
 
 
 @dataclass(frozen=True, slots=True)
