@@ -30,7 +30,7 @@ test: $(DEV_STAMP)
 
 # The pure core's unit tests: no store, no process.
 test-fast: $(DEV_STAMP)
-	$(BIN)/pytest -q tests/unit -m "not store" $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench

@@ -1,5 +1,5 @@
-"""tests/unit is the pure core's: its modules do not import baas.store, except those below, being
-moved (the list may only shrink)."""
+"""tests/unit is the pure core's: no module of it imports baas.store, so `make test-fast` needs no
+store."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from tests.conftest import REPO
 from tests.support.imports import imports_the_store
 
 UNIT = REPO / "tests" / "unit"
-STILL_IMPORTING_THE_STORE = {"tests/unit/ledger/test_ledger_nav_checkpoint.py"}
 
 
-def test_no_unit_test_imports_the_store_but_the_listed() -> None:
-    importers = {
+def test_no_unit_test_imports_the_store() -> None:
+    importers = sorted(
         str(path.relative_to(REPO)) for path in UNIT.rglob("*.py") if imports_the_store(path)
-    }
-    assert importers == STILL_IMPORTING_THE_STORE, (
-        "a module under tests/unit imports baas.store (move it out), or a listed one no longer "
-        "does (take it off the list)"
+    )
+    assert not importers, (
+        f"these unit tests import baas.store: move them out of tests/unit: {importers}"
     )
