@@ -169,6 +169,13 @@ class Settings:
         alias="POLYGON_API_KEY",
         secret=True,
     )
+    # Console
+    console_session_seconds: int = _setting(
+        12 * 3600, "Life of a console session (signed in with an API key); then sign in again."
+    )
+    console_poll_seconds: float = _setting(
+        1.0, "How often an open console page asks for new signals and status changes."
+    )
     # Processes
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     worker_index: int = _setting(0, "Index of this worker process (several share the load).")

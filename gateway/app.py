@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -35,6 +35,7 @@ from baas.store.tenants import TenantRegistry
 from baas.store.trading import TradingStore
 from gateway import openapi
 from gateway.client_ip import parse_networks
+from gateway.console import CONSOLE
 from gateway.errors import HANDLERS, error_response
 from gateway.ledger import LEDGER_ROUTES
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
@@ -75,6 +76,8 @@ ROUTES = [
     Route("/metrics", operations.metrics, methods=["GET"]),
     Route("/openapi.json", openapi_document, methods=["GET"]),
     *LEDGER_ROUTES,
+    CONSOLE,
+    Route("/", lambda _: RedirectResponse("/console/"), methods=["GET"], include_in_schema=False),
 ]
 
 

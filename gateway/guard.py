@@ -79,7 +79,32 @@ async def reject(svc: Services, ip: str, detail: str) -> Problem:
 async def gate(svc: Services, ip: str, tenant_id: str | None, key: str | None) -> KeyOwner | None:
     """The per-IP limits for ``ip``; with a ``tenant_id``, also the key: its owner, or a
     401/403 Problem (a 429 is raised as ``Limited``)."""
-    key_digest = apikeys.digest(key) if key and tenant_id is not None else ""
+    if tenant_id is None:
+        await _door(svc, ip, None)
+        return None
+    owner, failures = await _door(svc, ip, key or "")
+    assert owner is not None
+    if owner.tenant_id != tenant_id:
+        raise Problem(403, wrong_tenant(tenant_id))
+    if failures:
+        await svc.limits.clear_auth_failures(ip)
+    return owner
+
+
+async def key_owner(svc: Services, ip: str, key: str) -> KeyOwner:
+    """The owner of ``key``, whichever tenant it is (the console's sign-in): the same door as
+    ``gate``, the same 401s counted and 429s raised."""
+    owner, failures = await _door(svc, ip, key)
+    assert owner is not None
+    if failures:
+        await svc.limits.clear_auth_failures(ip)
+    return owner
+
+
+async def _door(svc: Services, ip: str, key: str | None) -> tuple[KeyOwner | None, int]:
+    """The IP's limits and, unless ``key`` is None, the key's owner (one round trip) with the
+    IP's recent failures; a missing or unknown key is a counted 401."""
+    key_digest = apikeys.digest(key) if key else ""
     if key_digest:
         replies = await svc.pipelined.pipeline(
             svc.limits.ip_gate_command(ip), ("HGET", svc.keyspace.api_key_index, key_digest)
@@ -90,15 +115,11 @@ async def gate(svc: Services, ip: str, tenant_id: str | None, key: str | None) -
         if isinstance(reply, Exception):
             raise reply
     failures = svc.limits.ip_gate_result(replies[0])
-    if tenant_id is None:
-        return None
+    if key is None:
+        return None, failures
     if not key:
         raise await reject(svc, ip, MISSING_KEY)
     owner = owner_from_index(replies[1], key_digest)
     if owner is None:
         raise await reject(svc, ip, INVALID_KEY)
-    if owner.tenant_id != tenant_id:
-        raise Problem(403, wrong_tenant(tenant_id))
-    if failures:
-        await svc.limits.clear_auth_failures(ip)
-    return owner
+    return owner, failures

@@ -530,7 +530,7 @@ def route_operations(routes: Sequence[BaseRoute]) -> set[tuple[str, str]]:
     return {
         (route.path, method.lower())
         for route in routes
-        if isinstance(route, Route)
+        if isinstance(route, Route) and route.include_in_schema
         for method in (route.methods or ())
         if method != "HEAD"
     }

@@ -241,7 +241,8 @@ def run(settings: Settings) -> int:
             first = asyncio.run(bootstrap(settings))
             text = banner(settings.base_url, first) if isinstance(first, FirstStart) else first
             print(
-                f"\nGateway: {settings.base_url}   (Ctrl-C stops everything)\n{text}\n",
+                f"\nGateway: {settings.base_url}   (Ctrl-C stops everything)\n"
+                f"Console: {settings.base_url}/console/   (sign in with the key)\n{text}\n",
                 flush=True,
             )
             supervisor = Supervisor(children, restart_policy(settings))

@@ -26,6 +26,11 @@ class Keyspace:
         """Hash: SHA-256 hex digest of an API key → key record (JSON: tenant, key id, digest)."""
         return f"{self.prefix}:{{g}}:api-key-index"
 
+    def console_session(self, session_digest: str) -> str:
+        """String with TTL: a console session (JSON: tenant, key id, CSRF token), found by the
+        SHA-256 hex digest of its cookie's random id."""
+        return f"{self.prefix}:{{g}}:console-session:{session_digest}"
+
     # Per tenant
     def tenant_log(self, tenant_id: str) -> str:
         """Stream: the tenant's event log."""

@@ -22,6 +22,7 @@ from tests.cli.processes import (
     COMMAND_TIMEOUT,
     FIRST_START,
     baas_run,
+    banner_value,
     clean_env,
     first_start,
     trading,
@@ -92,6 +93,9 @@ def test_the_first_start_shows_the_key_once_and_its_commands_work_when_pasted(tm
         tenant_id, api_key = first_start(banner)
         assert run.output.count(api_key) == 1
         assert run.output.count(tenant_id) == 1
+        console = banner_value(run.output, "Console")
+        assert console == f"{base}/console/"
+        assert "Sign in" in httpx.get(console, follow_redirects=True).text
         export = FIRST_START.search(banner).group(0)  # type: ignore[union-attr]
         send = banner[banner.index("curl -X POST") : banner.index("\n\nThen see it")]
         see = banner[banner.index(f"curl {base}/tenants/$TENANT_ID/api/signals") :].splitlines()[0]

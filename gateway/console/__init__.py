@@ -1,0 +1,32 @@
+"""The web console at ``/console``: server-rendered pages (Jinja2) signed in with an API key.
+
+Its routes are mounted under one prefix with the security headers (``security.ConsoleHeaders``)
+on every response; its static files are its own (no third-party origin).
+"""
+
+from __future__ import annotations
+
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gateway.console import pages
+from gateway.console.security import ConsoleHeaders
+from gateway.console.shell import HERE
+
+CONSOLE = Mount(
+    "/console",
+    routes=[
+        Route("/", pages.overview, methods=["GET"]),
+        Route("/sign-in", pages.sign_in, methods=["GET", "POST"]),
+        Route("/sign-out", pages.sign_out, methods=["POST"]),
+        Route("/signals", pages.signals, methods=["GET"]),
+        Route("/signals.json", pages.latest_signals, methods=["GET"]),
+        Route("/signals/{signalId}", pages.signal, methods=["GET"]),
+        Route("/keys", pages.keys, methods=["GET"]),
+        Route("/keys", pages.create_key, methods=["POST"]),
+        Route("/keys/{keyId}/revoke", pages.revoke_key, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
+    ],
+    middleware=[Middleware(ConsoleHeaders)],
+)
