@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from baas.core.problems import Problem
+from baas.store.ratelimits import Limited
 from gateway.body import read_body
 from gateway.console.security import CSRF_FIELD, SESSION_COOKIE, check_csrf
 from gateway.console.sessions import ConsoleSession, find_session
@@ -25,6 +26,7 @@ from gateway.services import services
 
 HERE = Path(__file__).resolve().parent
 SIGN_IN = "/console/sign-in"
+TOO_MANY = "Too many requests from this address or tenant: wait {seconds} s, then try again."
 STORE_AWAY = "The store does not answer: nothing was read or written. Try again in a moment."
 TEMPLATES = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -62,6 +64,13 @@ def error_page(request: Request, problem: Problem, session: ConsoleSession | Non
     )
 
 
+def too_many(request: Request, limited: Limited) -> Problem:
+    """The 429 of a limit reached, counted as the API counts it, with the wait."""
+    services(request).metrics.limited[limited.limiter.value] += 1
+    wait = limited.retry_after
+    return Problem(429, TOO_MANY.format(seconds=wait), headers={"Retry-After": str(wait)})
+
+
 async def read_form(request: Request) -> dict[str, str]:
     """An urlencoded form's fields (the first value of each), within BAAS_MAX_BODY_BYTES."""
     body = await read_body(request, services(request).settings.max_body_bytes)
@@ -81,6 +90,8 @@ def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return await handler(request, session)
         except Problem as problem:
             return error_page(request, problem, session)
+        except Limited as limited:
+            return error_page(request, too_many(request, limited), session)
         except (RedisError, OSError):
             return error_page(request, Problem(503, STORE_AWAY), session)
 

@@ -51,3 +51,79 @@ def signal_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "status": record.get("Status"),
         "reason": record.get("Reason"),
     }
+
+
+# Forms built from the commands' JSON Schemas
+
+# Properties no form shows: set by the path, not editable here, or a button of their own.
+HIDDEN_PROPERTIES = frozenset({"AlertId", "TenantId", "SymbolMap", "RotateWebhookToken"})
+
+
+def schema_fields(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The inputs of a command's form: one per property, typed from the schema."""
+    fields = []
+    for name, spec in document.get("properties", {}).items():
+        if name in HIDDEN_PROPERTIES:
+            continue
+        kind = spec.get("type")
+        enum = ["true", "false"] if kind == "boolean" else spec.get("enum", [])
+        options = [str(v) for v in enum]
+        fields.append(
+            {
+                "name": name,
+                "input": "select" if options else ("number" if kind in NUMBERS else "text"),
+                "options": options,
+                "hint": str(spec.get("description", "")).split(". ", 1)[0],
+            }
+        )
+    return fields
+
+
+NUMBERS = ("number", "integer")
+
+
+def form_data(document: Mapping[str, Any], form: Mapping[str, str]) -> dict[str, Any]:
+    """The command's data from a form: the fields filled in, typed as the schema says. A value
+    that does not parse is kept as text, for the schema to name the field."""
+    data: dict[str, Any] = {}
+    for name, spec in document.get("properties", {}).items():
+        raw = form.get(name, "").strip()
+        if not raw or spec.get("type") == "object":
+            continue
+        data[name] = _typed(spec.get("type"), raw)
+    return data
+
+
+def _typed(kind: Any, raw: str) -> Any:
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(raw, raw)
+    if kind in NUMBERS:
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+        if kind == "number":
+            try:
+                return float(raw)
+            except ValueError:
+                pass
+    return raw
+
+
+def test_message(template: str, ticker: str, price: str, now: str) -> str:
+    """An alert's message template filled in as TradingView fills it when the alert fires (a
+    strategy's order: a buy of one)."""
+    values = {
+        "ticker": ticker,
+        "close": price,
+        "timenow": now,
+        "strategy.order.action": "buy",
+        "strategy.order.contracts": "1",
+        "strategy.position_size": "1",
+        "strategy.market_position": "long",
+        "strategy.order.price": price,
+        "strategy.order.id": "console-test",
+    }
+    for name, value in values.items():
+        template = template.replace("{{" + name + "}}", value)
+    return template
