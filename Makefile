@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-fast bench lint format clean
+.PHONY: run test test-fast bench lint format screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(DEV_STAMP)
 # The pure core's unit tests: no store, no process.
 test-fast: $(DEV_STAMP)
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+# PNGs of every console page, desktop and phone width, from the browser tests' data (Chromium:
+# apt-get install chromium).
+screenshots: $(DEV_STAMP)
+	CONSOLE_SCREENSHOTS_DIR=docs/img $(BIN)/pytest -q -rs tests/console/test_console_browser.py -k screenshots
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench

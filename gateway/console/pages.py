@@ -210,6 +210,7 @@ async def signals(request: Request, session: ConsoleSession) -> Response:
         errors=errors,
         statuses=reads.STATUSES,
         next_link=next_link,
+        live_url=views.live_link(filters, request.query_params.get("cursor")),
         poll_ms=round(svc.settings.console_poll_seconds * 1000),
     )
 
@@ -232,9 +233,14 @@ async def signal(request: Request, session: ConsoleSession) -> Response:
 
 @page
 async def latest_signals(request: Request, session: ConsoleSession) -> Response:
-    """The live updates' source: the last signals, newest first, as the tables show them."""
+    """The live updates' source: the first page of the signals (with the page's filters),
+    newest first, as the tables show them."""
+    try:
+        query = reads.SignalQuery.parse(request.query_params)
+    except Problem as problem:
+        return JSONResponse(problem.body(), problem.status)
     found = await services(request).trading.signal_page(
-        session.tenant_id, None, LAST_SIGNALS, lambda _: True
+        session.tenant_id, None, min(query.limit, LAST_SIGNALS), query.keep()
     )
     return JSONResponse({"signals": [views.signal_row(s) for s in found.signals]})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,14 @@ def page_link(filters: Mapping[str, str], cursor: str | None) -> str | None:
     if cursor is None:
         return None
     return "/console/signals?" + urlencode({**filters, "cursor": cursor})
+
+
+def live_link(filters: Mapping[str, str], cursor: str | None) -> str:
+    """Where a signals table polls for updates: the first page only, with its filters."""
+    if cursor:
+        return ""
+    chosen = {k: v for k, v in filters.items() if v}
+    return "/console/signals.json" + (f"?{urlencode(chosen)}" if chosen else "")
 
 
 def signal_row(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,13 +82,15 @@ def schema_fields(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "name": name,
                 "input": "select" if options else ("number" if kind in NUMBERS else "text"),
                 "options": options,
-                "hint": str(spec.get("description", "")).split(". ", 1)[0],
+                "hint": _FIRST_SENTENCE.split(str(spec.get("description", "")), 1)[0],
             }
         )
     return fields
 
 
 NUMBERS = ("number", "integer")
+# A sentence ends at a full stop before a capital ("e.g. \"MSFT\"" does not end one).
+_FIRST_SENTENCE = re.compile(r"\.\s+(?=[A-Z])")
 
 
 def form_data(document: Mapping[str, Any], form: Mapping[str, str]) -> dict[str, Any]:

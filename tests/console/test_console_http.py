@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -256,3 +257,35 @@ async def test_a_bad_filter_is_shown_next_to_its_field(settings, tenant, query, 
         answer = await c.get(f"/console/signals?{query}")
         assert answer.status_code == 400
         assert message in answer.text
+
+
+async def test_the_live_updates_keep_the_pages_filters(settings, store, tenant, prefix):
+    keyspace = Keyspace(prefix)
+    fast = dataclasses.replace(settings, worker_block_ms=50)
+    async with app_client(fast) as c:
+        for symbol in ("AAA", "BBB"):
+            answer = await c.post(
+                f"/tenants/{tenant.tenant_id}/api/trading",
+                json=signal_event(tenant.tenant_id, Symbol=symbol),
+                headers={"X-Api-Key": tenant.api_key},
+            )
+            assert answer.status_code == 202
+        consumer = worker(store, keyspace, fast)
+        while await consumer.step():
+            pass
+        await signed_in(c, tenant.api_key)
+        page = await c.get("/console/signals?symbol=BBB")
+        assert 'data-live="/console/signals.json?symbol=BBB"' in page.text
+        live = (await c.get("/console/signals.json?symbol=BBB")).json()["signals"]
+        assert [s["symbol"] for s in live] == ["BBB"]
+        assert [s["symbol"] for s in (await c.get("/console/signals.json")).json()["signals"]] == [
+            "BBB",
+            "AAA",
+        ]
+        bad = await c.get("/console/signals.json?status=bogus")
+        assert bad.status_code == 400 and bad.json()["errors"][0]["path"] == "query.status"
+        # An older page (a cursor) is not live: new signals belong on the first page.
+        paged = await c.get("/console/signals?limit=1")
+        next_link = re.search(r'href="([^"]+)" rel="next"', paged.text).group(1)
+        older = await c.get(next_link.replace("&amp;", "&"))
+        assert "AAA" in older.text and 'data-live=""' in older.text
