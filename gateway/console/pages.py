@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message
@@ -40,6 +40,7 @@ from gateway.console.security import (
 from gateway.console.sessions import ConsoleSession, close_session, find_session, open_session
 from gateway.console.shell import (
     SIGN_IN,
+    STORE_AWAY,
     error_page,
     page,
     read_form,
@@ -59,6 +60,13 @@ LAST_SIGNALS = 20
 
 
 async def sign_in(request: Request) -> Response:
+    try:
+        return await _sign_in(request)
+    except (RedisError, OSError):
+        return error_page(request, Problem(503, STORE_AWAY), None)
+
+
+async def _sign_in(request: Request) -> Response:
     svc = services(request)
     if await find_session(svc, request.cookies.get(SESSION_COOKIE, "")):
         return redirect("/console/")
@@ -68,6 +76,7 @@ async def sign_in(request: Request) -> Response:
         form = await read_form(request)
         check_csrf(form.get(CSRF_FIELD), request.cookies.get(SIGN_IN_COOKIE))
         owner = await key_owner(svc, request_ip(request), form.get("api_key", "").strip())
+        session = await open_session(svc, owner.tenant_id, owner.key_id)
     except Limited as limited:
         problem = too_many(request, limited)
         return _sign_in_form(request, 429, problem.detail, problem.headers)
@@ -75,7 +84,6 @@ async def sign_in(request: Request) -> Response:
         if problem.status == 401:
             return _sign_in_form(request, 401, problem.detail)
         return error_page(request, problem, None)
-    session = await open_session(svc, owner.tenant_id, owner.key_id)
     response = redirect("/console/")
     set_cookie(
         request, response, SESSION_COOKIE, session.session_id, svc.settings.console_session_seconds
@@ -308,7 +316,7 @@ ALERT_KINDS = {
 def _alert_schema(request: Request, kind: str) -> dict[str, Any]:
     if kind not in ALERT_KINDS:
         raise Problem(404, f"No alert kind {kind}: indicator or strategy.")
-    return dict(services(request).catalog.latest(ALERT_KINDS[kind][1]).document)
+    return _schema(request, ALERT_KINDS[kind][1])
 
 
 @page
@@ -462,3 +470,58 @@ async def _post_webhook(request: Request, path: str, body: bytes) -> tuple[int, 
 
     await request.app(scope, receive, send)
     return answer["status"], answer["body"]
+
+
+# Brokers
+
+
+@page
+async def brokers(request: Request, session: ConsoleSession) -> Response:
+    return await _brokers_page(request, session)
+
+
+async def _brokers_page(
+    request: Request,
+    session: ConsoleSession,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    return render(
+        request,
+        "brokers.html",
+        status,
+        session=session,
+        brokers=await _brokers(request, session.tenant_id),
+        fields=views.schema_fields(_schema(request, "configure-broker")),
+        values=(getattr(request.state, "form", None) or {}) if errors else {},
+        errors=errors or {},
+        event_id=new_event_id(),
+        sent=request.query_params.get("sent"),
+    )
+
+
+def _schema(request: Request, name: str) -> dict[str, Any]:
+    return dict(services(request).catalog.latest(name).document)
+
+
+@page
+async def configure_broker(request: Request, session: ConsoleSession) -> Response:
+    data = views.form_data(_schema(request, "configure-broker"), request.state.form)
+    try:
+        await append_command(request, session, "ConfigureBroker", data)
+    except Problem as problem:
+        if problem.status not in (400, 422) or not problem.errors:
+            raise
+        return await _brokers_page(
+            request, session, problem.status, views.field_errors(problem.errors)
+        )
+    return redirect(f"/console/brokers?{urlencode({'sent': data.get('BrokerId', '')})}")
+
+
+@page
+async def remove_broker(request: Request, session: ConsoleSession) -> Response:
+    broker_id = request.path_params["brokerId"]
+    if await reads._broker(request, session.tenant_id, broker_id) is None:
+        raise Problem(404, f"No broker {broker_id}.")
+    await append_command(request, session, "RemoveBroker", {"BrokerId": broker_id})
+    return redirect(f"/console/brokers?{urlencode({'sent': broker_id})}")

@@ -119,10 +119,10 @@ async def test_a_form_the_schema_refuses_shows_each_error_next_to_its_field(
         csrf = await signed_in(c, tenant.api_key)
         answer = await create(c, csrf, **fields)
         assert answer.status_code in (400, 422)
-        error = re.search(rf'<p class="error" id="a-{field}-error">([^<]+)</p>', answer.text)
+        error = re.search(rf'<p class="error" id="f-{field}-error">([^<]+)</p>', answer.text)
         assert error, answer.text
         assert message in error.group(1)
-        assert f'id="a-{field}"' in answer.text and 'aria-invalid="true"' in answer.text
+        assert f'id="f-{field}"' in answer.text and 'aria-invalid="true"' in answer.text
         assert await log_length(store, prefix, tenant.tenant_id) == 0
 
 
@@ -183,3 +183,59 @@ async def test_the_test_alert_goes_through_the_webhook_and_fills(fast, store, te
         [record] = listed.json()["signals"]
         assert (record["Symbol"], record["Status"]) == ("AAPL", "filled")
         assert "filled" in (await c.get("/console/signals?alert=tv")).text
+
+
+async def test_brokers_are_configured_and_removed_through_commands(fast, store, tenant, prefix):
+    consumer = worker(store, Keyspace(prefix), fast)
+    other = await new_tenant(store, prefix, "other")
+    async with app_client(fast) as c:
+        csrf = await signed_in(c, tenant.api_key)
+        page = await c.get("/console/brokers")
+        assert page.status_code == 200 and "paper" in page.text
+        event_id = re.search(r'name="event_id" value="([^"]+)"', page.text).group(1)
+        refused = await c.post(
+            "/console/brokers",
+            data={"csrf": csrf, "event_id": event_id, "BrokerId": "ib", "Kind": "ibkr"},
+        )
+        assert refused.status_code in (400, 422)
+        assert re.search(r'id="f-Host-error">[^<]+<', refused.text), refused.text
+        added = await c.post(
+            "/console/brokers",
+            data={
+                "csrf": csrf,
+                "event_id": event_id,
+                "BrokerId": "paper-2",
+                "Kind": "paper",
+                "StartingCash": "50000",
+            },
+        )
+        assert (added.status_code, added.headers["location"]) == (
+            303,
+            "/console/brokers?sent=paper-2",
+        )
+        await drain(consumer)
+        api = await c.get(
+            f"/tenants/{tenant.tenant_id}/api/brokers/paper-2",
+            headers={"X-Api-Key": tenant.api_key},
+        )
+        assert api.status_code == 200 and api.json()["StartingCash"] == 50000
+        assert "50000" in (await c.get("/console/brokers")).text
+        await c.post("/console/sign-out", data={"csrf": csrf})
+
+        theirs = await signed_in(c, other.api_key)
+        before = await log_length(store, prefix, tenant.tenant_id)
+        gone = await c.post("/console/brokers/paper-2/remove", data={"csrf": theirs})
+        assert gone.status_code == 404
+        assert "paper-2" not in (await c.get("/console/brokers")).text
+        assert await log_length(store, prefix, tenant.tenant_id) == before
+        await c.post("/console/sign-out", data={"csrf": theirs})
+
+        csrf = await signed_in(c, tenant.api_key)
+        removed = await c.post("/console/brokers/paper-2/remove", data={"csrf": csrf})
+        assert removed.status_code == 303
+        await drain(consumer)
+        api = await c.get(
+            f"/tenants/{tenant.tenant_id}/api/brokers/paper-2",
+            headers={"X-Api-Key": tenant.api_key},
+        )
+        assert api.status_code == 404

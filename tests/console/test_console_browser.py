@@ -123,7 +123,7 @@ def create_alert(page: Page, base: str, alert_id: str, **fields: str) -> None:
     page.get_by_role("link", name="New indicator alert").click()
     page.get_by_label("AlertId").fill(alert_id)
     for name, value in fields.items():
-        field = page.locator(f"#a-{name}")
+        field = page.locator(f"#f-{name}")
         if field.evaluate("e => e.tagName") == "SELECT":
             field.select_option(value)
         else:
@@ -265,6 +265,7 @@ def test_screenshots_of_every_page(stack: Stack, browser: Browser) -> None:
             "signal": f"/console/signals/{signal_id}",
             "alerts": "/console/alerts",
             "alert-new": "/console/alerts/new?kind=indicator",
+            "brokers": "/console/brokers",
             "keys": "/console/keys",
         }
         if alerts:

@@ -10,7 +10,7 @@ import pytest
 from baas.core import apikeys
 from baas.core.keyspace import Keyspace
 from baas.store.tenants import TenantRegistry
-from tests.conftest import app_client, make_settings, new_tenant, signal_event
+from tests.conftest import app_client, free_port, make_settings, new_tenant, signal_event
 from tests.console.support import SIGN_IN, csrf_of, sign_in, signed_in, worker
 
 PAGES = ("/console/", "/console/signals", "/console/keys", "/console/signals.json")
@@ -289,3 +289,19 @@ async def test_the_live_updates_keep_the_pages_filters(settings, store, tenant, 
         next_link = re.search(r'href="([^"]+)" rel="next"', paged.text).group(1)
         older = await c.get(next_link.replace("&amp;", "&"))
         assert "AAA" in older.text and 'data-live=""' in older.text
+
+
+async def test_without_a_store_the_console_answers_503_pages(tenant, prefix):
+    nowhere = make_settings(f"redis://127.0.0.1:{free_port()}/0", prefix)
+    async with app_client(nowhere) as c:
+        c.cookies.set("baas_console", "some-session", domain="gateway.test", path="/console")
+        answers = [
+            await c.get(SIGN_IN),
+            await c.post(SIGN_IN, data={"api_key": tenant.api_key}),
+            await c.get("/console/"),
+            await c.get("/console/signals.json"),
+        ]
+    for answer in answers:
+        assert answer.status_code == 503
+        assert "The store does not answer" in answer.text
+        assert answer.headers["x-frame-options"] == "DENY"
