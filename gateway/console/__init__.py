@@ -32,6 +32,7 @@ CONSOLE = Mount(
         Route("/brokers", pages.brokers, methods=["GET"]),
         Route("/brokers", pages.configure_broker, methods=["POST"]),
         Route("/brokers/{brokerId}/remove", pages.remove_broker, methods=["POST"]),
+        Route("/paper/{brokerId}", pages.paper_account, methods=["GET"]),
         Route("/keys", pages.keys, methods=["GET"]),
         Route("/keys", pages.create_key, methods=["POST"]),
         Route("/keys/{keyId}/revoke", pages.revoke_key, methods=["POST"]),

@@ -145,10 +145,7 @@ async def _brokers(request: Request, tenant_id: str) -> list[dict[str, Any]]:
             continue
         view.setdefault("BrokerId", broker_id)
         if record.get("Kind") == "paper":
-            raw = await svc.trading.record_of(tenant_id, ACCOUNTS, broker_id)
-            settings = PaperSettings.from_config({"StartingCash": record.get("StartingCash")})
-            account = PaperAccount.from_dict(raw) if raw else PaperAccount.open(settings)
-            view["Account"] = reads._account_view(broker_id, settings, account)
+            view["Account"] = await _paper_view(request, tenant_id, broker_id, record)
         shown.append(view)
     return shown
 
@@ -525,3 +522,30 @@ async def remove_broker(request: Request, session: ConsoleSession) -> Response:
         raise Problem(404, f"No broker {broker_id}.")
     await append_command(request, session, "RemoveBroker", {"BrokerId": broker_id})
     return redirect(f"/console/brokers?{urlencode({'sent': broker_id})}")
+
+
+# Paper accounts
+
+
+@page
+async def paper_account(request: Request, session: ConsoleSession) -> Response:
+    broker_id = request.path_params["brokerId"]
+    broker = await reads._broker(request, session.tenant_id, broker_id)
+    if broker is None or broker.get("Kind") != "paper":
+        raise Problem(404, f"No paper broker {broker_id}.")
+    return render(
+        request,
+        "paper.html",
+        session=session,
+        account=await _paper_view(request, session.tenant_id, broker_id, broker),
+    )
+
+
+async def _paper_view(
+    request: Request, tenant_id: str, broker_id: str, broker: dict[str, Any]
+) -> dict[str, Any]:
+    """The paper account as GET …/api/paper/{brokerId} answers it."""
+    raw = await services(request).trading.record_of(tenant_id, ACCOUNTS, broker_id)
+    settings = PaperSettings.from_config({"StartingCash": broker.get("StartingCash")})
+    account = PaperAccount.from_dict(raw) if raw else PaperAccount.open(settings)
+    return reads._account_view(broker_id, settings, account)

@@ -266,6 +266,7 @@ def test_screenshots_of_every_page(stack: Stack, browser: Browser) -> None:
             "alerts": "/console/alerts",
             "alert-new": "/console/alerts/new?kind=indicator",
             "brokers": "/console/brokers",
+            "paper": "/console/paper/paper",
             "keys": "/console/keys",
         }
         if alerts:

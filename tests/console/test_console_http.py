@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -305,3 +306,39 @@ async def test_without_a_store_the_console_answers_503_pages(tenant, prefix):
         assert answer.status_code == 503
         assert "The store does not answer" in answer.text
         assert answer.headers["x-frame-options"] == "DENY"
+
+
+async def test_the_paper_account_page_shows_what_the_api_answers(settings, store, prefix):
+    keyspace = Keyspace(prefix)
+    first = await new_tenant(store, prefix, "first")
+    second = await new_tenant(store, prefix, "second")
+    fast = dataclasses.replace(settings, worker_block_ms=50)
+    async with app_client(fast) as c:
+        headers = {"X-Api-Key": first.api_key}
+        alert = {
+            "id": "alert-config",
+            "type": "ConfigureIndicatorAlert",
+            "source": "tests",
+            "data": {"AlertId": "alert-1", "BrokerId": "paper"},
+        }
+        trading = f"/tenants/{first.tenant_id}/api/trading"
+        assert (await c.post(trading, json=alert, headers=headers)).status_code == 202
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        sent = signal_event(first.tenant_id, Symbol="QQQ", Quantity=3, Price=400, Date=now)
+        assert (await c.post(trading, json=sent, headers=headers)).status_code == 202
+        consumer = worker(store, keyspace, fast)
+        while await consumer.step():
+            pass
+        api = (await c.get(f"/tenants/{first.tenant_id}/api/paper/paper", headers=headers)).json()
+        [position] = api["positions"]
+        assert position["symbol"] == "QQQ" and position["quantity"] == 3
+        mine = await signed_in(c, first.api_key)
+        page = await c.get("/console/paper/paper")
+        assert page.status_code == 200
+        for figure in (api["cash"], api["equity"], api["commissions_paid"], position["avg_cost"]):
+            assert f">{figure}<" in page.text
+        assert (await c.get("/console/paper/nope")).status_code == 404
+        await c.post("/console/sign-out", data={"csrf": mine})
+        await signed_in(c, second.api_key)
+        theirs = await c.get("/console/paper/paper")  # their own implicit paper broker
+        assert theirs.status_code == 200 and "QQQ" not in theirs.text
