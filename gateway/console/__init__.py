@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.console import pages
+from gateway.console import alerts, brokers, pages
 from gateway.console.security import ConsoleHeaders
 from gateway.console.shell import HERE
 
@@ -23,16 +23,16 @@ CONSOLE = Mount(
         Route("/signals", pages.signals, methods=["GET"]),
         Route("/signals.json", pages.latest_signals, methods=["GET"]),
         Route("/signals/{signalId}", pages.signal, methods=["GET"]),
-        Route("/alerts", pages.alerts, methods=["GET"]),
-        Route("/alerts", pages.create_alert, methods=["POST"]),
-        Route("/alerts/new", pages.new_alert, methods=["GET"]),
-        Route("/alerts/{alertId}", pages.alert, methods=["GET"]),
-        Route("/alerts/{alertId}", pages.update_alert, methods=["POST"]),
-        Route("/alerts/{alertId}/test", pages.test_alert, methods=["POST"]),
-        Route("/brokers", pages.brokers, methods=["GET"]),
-        Route("/brokers", pages.configure_broker, methods=["POST"]),
-        Route("/brokers/{brokerId}/remove", pages.remove_broker, methods=["POST"]),
-        Route("/paper/{brokerId}", pages.paper_account, methods=["GET"]),
+        Route("/alerts", alerts.alerts, methods=["GET"]),
+        Route("/alerts", alerts.create_alert, methods=["POST"]),
+        Route("/alerts/new", alerts.new_alert, methods=["GET"]),
+        Route("/alerts/{alertId}", alerts.alert, methods=["GET"]),
+        Route("/alerts/{alertId}", alerts.update_alert, methods=["POST"]),
+        Route("/alerts/{alertId}/test", alerts.test_alert, methods=["POST"]),
+        Route("/brokers", brokers.brokers, methods=["GET"]),
+        Route("/brokers", brokers.configure_broker, methods=["POST"]),
+        Route("/brokers/{brokerId}/remove", brokers.remove_broker, methods=["POST"]),
+        Route("/paper/{brokerId}", brokers.paper_account, methods=["GET"]),
         Route("/keys", pages.keys, methods=["GET"]),
         Route("/keys", pages.create_key, methods=["POST"]),
         Route("/keys/{keyId}/revoke", pages.revoke_key, methods=["POST"]),

@@ -25,6 +25,11 @@ SOURCE = "console"
 _EVENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
+def command_schema(request: Request, name: str) -> dict[str, Any]:
+    """The latest JSON Schema of a command (``configure-broker``): the forms are built from it."""
+    return dict(services(request).catalog.latest(name).document)
+
+
 def new_event_id() -> str:
     """A form's event id, rendered with it: the form sent twice appends once."""
     return secrets.token_urlsafe(16)
