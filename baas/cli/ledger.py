@@ -13,7 +13,6 @@ import orjson
 from baas.adapters.polygon import price_provider
 from baas.cli.store_access import store_session
 from baas.core.keyspace import Keyspace
-from baas.core.ledger.bounds import is_text
 from baas.core.ledger.errors import UnknownTenant
 from baas.core.ledger.price_files import PriceError, parse_price_csv
 from baas.core.ledger.symbols import normalize_symbol
@@ -36,8 +35,6 @@ async def strategies_create(args: argparse.Namespace, settings: Settings) -> int
     currency = args.base_currency.strip().upper()
     if not name:
         return _error("--name must not be empty")
-    if not is_text(name):  # bytes that are not UTF-8 arrive as lone surrogates
-        return _error("--name must be UTF-8 text")
     if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
         return _error("--base-currency must be a 3-letter code, e.g. USD")
     async with store_session(settings) as store:

@@ -16,6 +16,7 @@ from baas import logs
 from baas.cli import admin
 from baas.cli import ledger as ledger_cli
 from baas.cli import store_check as store_check_cli
+from baas.core.surrogates import is_text
 from baas.settings import Settings, SettingsError, describe
 from baas.store.connection import StoreNotFound, StoreUnusable, store_url, verify_store
 from baas.store.embedded import StoreDamaged, StoreLocked
@@ -72,6 +73,14 @@ def _ibkr_check(args: argparse.Namespace, settings: Settings) -> int:
     ok, line = asyncio.run(check(args.host, args.port, args.client_id, args.timeout))
     print(line, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
+
+
+def name_text(value: str) -> str:
+    """A name given on the command line: bytes that are not UTF-8 arrive as lone surrogates,
+    which can be neither stored nor shown."""
+    if not is_text(value):
+        raise argparse.ArgumentTypeError("must be UTF-8 text")
+    return value
 
 
 def _async(handler: Callable[[argparse.Namespace, Settings], object]) -> Callable[..., int]:
@@ -146,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         _async(admin.tenants_create),
         json_help='print {"tenant_id": ..., "api_key": ...}',
     )
-    create.add_argument("--name", required=True, help="a name for people to recognise it by")
+    create.add_argument(
+        "--name", required=True, type=name_text, help="a name for people to recognise it by"
+    )
     action(tenants, "list", "List tenants.", _async(admin.tenants_list))
 
     keys = group(
@@ -163,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         tenant=True,
         json_help='print {"key_id": ..., "api_key": ...}',
     )
-    kcreate.add_argument("--name", default="", help="a label for the key")
+    kcreate.add_argument("--name", default="", type=name_text, help="a label for the key")
     action(
         keys,
         "list",
@@ -196,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         tenant=True,
         json_help='print {"strategy_id": ...}',
     )
-    screate.add_argument("--name", required=True, help="the strategy's name")
+    screate.add_argument("--name", required=True, type=name_text, help="the strategy's name")
     screate.add_argument(
         "--base-currency", default="USD", metavar="CCY", help="its currency (default USD)"
     )

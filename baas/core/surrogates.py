@@ -14,6 +14,12 @@ _LONE = re.compile(r"[\ud800-\udfff]")
 MESSAGE = "holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not Unicode text"
 
 
+def is_text(value: str) -> bool:
+    """False for a string holding a lone surrogate (JSON's ``"\\ud800"``, or bytes that are not
+    UTF-8 in a command line): it can be neither stored nor shown."""
+    return value.isascii() or not _LONE.search(value)
+
+
 def printable(text: str) -> str:
     """``text`` with each lone surrogate written as its escape (``\\ud800``): safe to answer."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")

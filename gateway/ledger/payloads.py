@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -19,11 +19,12 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from baas.core.ledger import CashEvent, Order, SnapshotPosition, parse_timestamp
-from baas.core.ledger.bounds import DATE_RANGE, amount_problem, is_text, time_problem
+from baas.core.ledger.bounds import DATE_RANGE, amount_problem, time_problem
 from baas.core.ledger.events import CASH_EVENT_TYPES, ORDER_STATUSES, ORDER_TYPES, SIDES
 from baas.core.ledger.strategies import DEFAULT_BASE_CURRENCY
 from baas.core.ledger.symbols import normalize_symbol
 from baas.core.ledger.writes import OrderInput
+from baas.core.surrogates import lone_surrogates
 from gateway.ledger.errors import LedgerError, invalid
 
 MAX_ID = 256
@@ -44,7 +45,7 @@ def _reject_constant(name: str) -> Any:
 
 def parse_json(body: bytes) -> Any:
     """The body as JSON, numbers with a fraction or exponent as Decimal; 400 if it is not JSON,
-    422 if a string in it is not Unicode text (see ``unpaired_surrogates``)."""
+    422 if a string in it is not Unicode text (see ``baas.core.surrogates``)."""
     if not body.strip():
         message = "the body is empty; send a JSON object."
         raise LedgerError(400, f"Malformed request: {message}", errors=[("body", message)])
@@ -55,31 +56,10 @@ def parse_json(body: bytes) -> Any:
         detail = f"Malformed request: {message}"
         raise LedgerError(400, detail, errors=[("body", message)]) from None
     errors = Errors()
-    for path in unpaired_surrogates(document):
-        errors.add(path, NOT_TEXT)
+    for error in lone_surrogates(document):
+        errors.add(error.path or "body", error.message)
     errors.raise_if_any()
     return document
-
-
-NOT_TEXT = "must be Unicode text: it holds an unpaired surrogate (an escape such as \\ud800)"
-
-
-def unpaired_surrogates(value: Any, path: str = "") -> Iterator[str]:
-    """The path of every string (key or value) of a JSON document holding a lone surrogate
-    (``"\\ud800"`` is valid JSON but no text: it cannot be stored, logged or answered)."""
-    if isinstance(value, str):
-        if not is_text(value):
-            yield path or "body"
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            shown = key if is_text(key) else key.encode("utf-8", "backslashreplace").decode()
-            inner = f"{path}.{shown}" if path else shown
-            if shown is not key:
-                yield inner
-            yield from unpaired_surrogates(item, inner)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from unpaired_surrogates(item, f"{path}[{i}]")
 
 
 class Errors:

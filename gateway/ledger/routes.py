@@ -38,6 +38,7 @@ from baas.core.ledger.price_files import (
 from baas.core.ledger.rows import iso
 from baas.core.ledger.symbols import normalize_symbol
 from baas.core.problems import FieldError, Problem, bad_request, unprocessable
+from baas.core.surrogates import lone_surrogates
 from baas.settings import Settings
 from baas.store.capped import TooManyKeys
 from gateway.body import read_body
@@ -46,7 +47,6 @@ from gateway.ledger.auth import INVALID_KEY, authenticate_bearer, authenticate_s
 from gateway.ledger.context import ledger_services
 from gateway.ledger.errors import LedgerError, json_response, ledger_endpoint
 from gateway.ledger.payloads import (
-    NOT_TEXT,
     parse_benchmark,
     parse_cash,
     parse_json,
@@ -55,7 +55,6 @@ from gateway.ledger.payloads import (
     parse_performance,
     parse_snapshot,
     parse_strategy,
-    unpaired_surrogates,
 )
 from gateway.ledger.present import cash_view, number, order_view
 from gateway.services import services
@@ -71,12 +70,9 @@ def _tenant_json(body: bytes) -> Any:
         document = json.loads(body, parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}") from None
-    paths = list(unpaired_surrogates(document))
-    if paths:
-        raise unprocessable(
-            "The body holds text that is not Unicode.",
-            [FieldError(p, NOT_TEXT) for p in paths[:10]],
-        )
+    found = lone_surrogates(document)
+    if found:
+        raise unprocessable("The body holds text that is not Unicode.", found[:10])
     return document
 
 

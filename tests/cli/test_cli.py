@@ -177,6 +177,19 @@ def test_unknown_tenant_or_key_is_an_error(args, store_env, tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [("tenants", "create"), ("keys", "create", "--tenant", "t1")],
+    ids=["tenant", "key"],
+)
+def test_a_name_that_is_not_utf8_is_a_usage_error(args, store_env, tmp_path):
+    # The byte 0xff on a command line reaches Python as a lone surrogate: no store can hold it.
+    done = baas(*args, "--name", "a\udcff", env=store_env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.endswith("error: argument --name: must be UTF-8 text\n")
+    assert "Traceback" not in done.stderr
+
+
 def test_listing_the_keys_of_an_unknown_tenant_is_an_error(store_env, tmp_path):
     done = baas("keys", "list", "--tenant", "no-such-tenant", env=store_env, cwd=tmp_path)
     assert done.returncode != 0

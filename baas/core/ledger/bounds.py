@@ -62,15 +62,3 @@ def within_bounds(event: LedgerEvent) -> bool:
     if time_problem(event.timestamp) is not None:
         return False
     return all(x.is_finite() and amount_problem(x) is None for x in _amounts(event))
-
-
-def is_text(value: str) -> bool:
-    """False for a string holding a lone surrogate (JSON's ``"\\ud800"``, or bytes that are not
-    UTF-8 in a command line): it can be neither stored nor shown."""
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
