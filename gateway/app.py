@@ -11,12 +11,10 @@ same handlers. Every other request takes Starlette's usual path.
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -24,15 +22,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from baas.core.keyspace import Keyspace
+from baas.bootstrap import GatewayConfig, gateway_services
 from baas.schema_files import load_catalog
 from baas.settings import Settings
-from baas.store.connection import load_functions, open_store, store_url
-from baas.store.eventlog import EventLog
-from baas.store.multiplexed import MultiplexedConnection
-from baas.store.ratelimits import RateLimits
-from baas.store.tenants import TenantRegistry
-from baas.store.trading import TradingStore
 from gateway import openapi
 from gateway.client_ip import parse_networks
 from gateway.console import CONSOLE
@@ -40,10 +32,8 @@ from gateway.errors import HANDLERS, error_response
 from gateway.ledger import LEDGER_ROUTES
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from gateway.routes import operations, reads, schemas, trading, webhooks
-from gateway.services import Services
 
 TENANT = "/tenants/{tenantId}"
-log = logging.getLogger("baas.gateway")
 
 
 async def openapi_document(request: Request) -> Response:
@@ -124,48 +114,24 @@ class GatewayApp(Starlette):
 
 def create_app(settings: Settings | None = None) -> GatewayApp:
     settings = settings or Settings.from_env()
-    metrics = GatewayMetrics()
-    proxies = parse_networks(settings.trusted_proxies)
-    catalog = load_catalog(settings.schemas_dir)
-    tradingview_networks = webhooks.allowed_networks(settings)
+    config = GatewayConfig(
+        settings=settings,
+        catalog=load_catalog(settings.schemas_dir),
+        metrics=GatewayMetrics(),
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        tradingview_networks=webhooks.allowed_networks(settings),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        url = store_url(settings)
-        store = open_store(url, settings)
-        pipelined = MultiplexedConnection(url, settings.store_timeout_seconds)
-        try:
-            await load_functions(store)
-        except (RedisError, OSError) as exc:
-            # Serve anyway: requests get 503 (and /readyz says so) until the store answers.
-            log.warning("store not reachable at start", extra={"error": type(exc).__name__})
-        keyspace = Keyspace(settings.key_prefix)
-        limits = RateLimits(pipelined, keyspace, settings)
-        app.state.services = Services(
-            settings=settings,
-            store=store,
-            pipelined=pipelined,
-            keyspace=keyspace,
-            tenants=TenantRegistry(store, keyspace),
-            limits=limits,
-            log=EventLog(pipelined, keyspace, limits, settings.idempotency_retention_seconds),
-            catalog=catalog,
-            metrics=metrics,
-            trusted_proxies=proxies,
-            trading=TradingStore(store, keyspace),
-            webhook_log=webhooks.webhook_log(pipelined, keyspace, limits, settings),
-            tradingview_networks=tradingview_networks,
-        )
-        try:
+        async with gateway_services(config) as services:
+            app.state.services = services
             yield
-        finally:
-            await pipelined.close()
-            await store.aclose()
 
     return GatewayApp(
-        metrics,
+        config.metrics,
         routes=ROUTES,
         exception_handlers=HANDLERS,
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[Middleware(MetricsMiddleware, metrics=config.metrics)],
         lifespan=lifespan,
     )

@@ -1,4 +1,5 @@
-"""What the gateway's handlers use, opened once per process by the app's lifespan."""
+"""What the gateway's handlers use, made once per process by the app's lifespan
+(``baas.bootstrap.gateway_services``)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,22 @@ from baas.core.catalog import SchemaCatalog
 from baas.core.keyspace import Keyspace
 from baas.settings import Settings
 from baas.store.eventlog import EventLog
+from baas.store.ledger import LedgerStore
+from baas.store.ledger_cache import NavCache
+from baas.store.ledger_prices import PriceStore
 from baas.store.multiplexed import MultiplexedConnection
 from baas.store.ratelimits import RateLimits
 from baas.store.tenants import TenantRegistry
 from baas.store.trading import TradingStore
 from gateway.client_ip import Network
 from gateway.metrics import GatewayMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerServices:
+    ledger: LedgerStore
+    prices: PriceStore
+    navs: NavCache
 
 
 @dataclass(slots=True)
@@ -37,6 +48,8 @@ class Services:
     webhook_log: EventLog
     # BAAS_TRADINGVIEW_ALLOWED_IPS parsed; empty: webhooks from any address.
     tradingview_networks: tuple[Network, ...]
+    # The ledger API's strategies, keys, orders, prices and NAVs.
+    ledger: LedgerServices
 
 
 def services(request: Request) -> Services:

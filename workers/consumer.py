@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -41,8 +41,11 @@ log = logging.getLogger("baas.worker")
 
 COMMANDS_GROUP = "workers"
 LEDGER_GROUP = "ledger"
-Handler = Callable[[str, str, dict[str, Any]], Awaitable[object]]
-GiveUp = Callable[[str, str, dict[str, Any], str], Awaitable[None]]
+Entry = TypeVar("Entry")
+# An entry's id, its tenant and its document to what the handler takes; None: nothing to handle.
+Decode = Callable[[str, str, dict[str, Any]], Entry | None]
+Handle = Callable[[Entry], Awaitable[object]]
+GiveUp = Callable[[Entry, str], Awaitable[None]]
 MAX_FAILURES = 3
 STORE_UNAVAILABLE = (
     StoreConnectionError,  # BusyLoadingError (LOADING) among them
@@ -63,22 +66,26 @@ def store_unavailable(exc: BaseException) -> bool:
     )
 
 
-class LogConsumer:
+class LogConsumer(Generic[Entry]):
+    """Reads a consumer group's entries, decodes each once and hands it to ``handle``."""
+
     def __init__(
         self,
         store: aioredis.Redis,
         keyspace: Keyspace,
         settings: Settings,
         consumer: str,
-        handler: Handler,
-        give_up: GiveUp | None = None,
+        decode: Decode[Entry],
+        handle: Handle[Entry],
+        give_up: GiveUp[Entry] | None = None,
         group: str = COMMANDS_GROUP,
     ) -> None:
         self.store = store
         self.keys = keyspace
         self.settings = settings
         self.consumer = consumer
-        self.handler = handler
+        self.decode = decode
+        self.handle = handle
         self.group = group
         self.give_up = give_up
         self.failures: dict[str, int] = {}
@@ -165,14 +172,12 @@ class LogConsumer:
                     break
         return handled
 
-    async def _gave_up(
-        self, tenant_id: str, entry: str, command: dict[str, Any], exc: Exception
-    ) -> bool:
-        """After MAX_FAILURES attempts, record the failure as the command's outcome."""
-        self.failures[entry] = self.failures.get(entry, 0) + 1
-        if self.give_up is None or self.failures[entry] < MAX_FAILURES:
+    async def _gave_up(self, entry_id: str, decoded: Entry, exc: Exception) -> bool:
+        """After MAX_FAILURES attempts, record the failure as the entry's outcome."""
+        self.failures[entry_id] = self.failures.get(entry_id, 0) + 1
+        if self.give_up is None or self.failures[entry_id] < MAX_FAILURES:
             return False
-        await self.give_up(tenant_id, entry, command, f"{type(exc).__name__}: {exc}")
+        await self.give_up(decoded, f"{type(exc).__name__}: {exc}")
         return True
 
     async def _handle_all(self, stream: str, entries: list[Any]) -> int:
@@ -183,15 +188,16 @@ class LogConsumer:
                 done.append(entry_id)
                 continue
             entry = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            command = orjson.loads(fields[b"event"])
-            try:
-                await self.handler(tenant_id, entry, command)
-            except Exception as exc:
-                if store_unavailable(exc):
-                    raise  # not the command's failure: the turn ends, the entry is replayed
-                log.exception("handling failed", extra={"tenant_id": tenant_id, "entry": entry})
-                if not await self._gave_up(tenant_id, entry, command, exc):
-                    continue  # left pending: another attempt comes through XAUTOCLAIM
+            decoded = self.decode(entry, tenant_id, orjson.loads(fields[b"event"]))
+            if decoded is not None:
+                try:
+                    await self.handle(decoded)
+                except Exception as exc:
+                    if store_unavailable(exc):
+                        raise  # not the command's failure: the turn ends, the entry is replayed
+                    log.exception("handling failed", extra={"tenant_id": tenant_id, "entry": entry})
+                    if not await self._gave_up(entry, decoded, exc):
+                        continue  # left pending: another attempt comes through XAUTOCLAIM
             self.failures.pop(entry, None)
             done.append(entry_id)
         if done:

@@ -10,12 +10,19 @@ import asyncio
 import logging
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from baas.core.trading import configuration, events
+from baas.core.trading.commands import (
+    Command,
+    CommandDecoder,
+    ConfigureAlert,
+    ConfigureBroker,
+    RemoveBroker,
+    SubmitSignal,
+)
 from baas.core.trading.events import DomainEvent
 from baas.core.trading.readmodel import ReadModel, evolve
 from baas.core.trading.signals import SignalPolicy, decide_signal
@@ -25,15 +32,13 @@ from workers.outcome_log import log_outcomes
 
 log = logging.getLogger("baas.worker")
 
-SUBMIT_SIGNAL = "SubmitSignal"
-CONFIGURE_ALERT = {"ConfigureIndicatorAlert": "indicator", "ConfigureStrategyAlert": "strategy"}
-CONFIGURE_BROKER = "ConfigureBroker"
-REMOVE_BROKER = "RemoveBroker"
-COMMANDS = frozenset({SUBMIT_SIGNAL, CONFIGURE_BROKER, REMOVE_BROKER, *CONFIGURE_ALERT})
 MAX_ATTEMPTS = 50
+# What a decider returns: the model's version it read, the model with the outcomes applied, and
+# the outcomes.
+Decision = tuple[int, ReadModel, list[DomainEvent]]
 
 
-def _utcnow() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -42,23 +47,25 @@ class CommandHandler:
         self,
         trading: TradingStore,
         policy: SignalPolicy,
-        clock: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utc_now,
         brokers: BrokerRegistry | None = None,
     ) -> None:
         self.trading = trading
         self.policy = policy
-        self.clock = clock
+        self.now = now
         self.brokers = brokers
 
-    async def handle(
-        self, tenant_id: str, entry_id: str, command: dict[str, Any]
-    ) -> list[DomainEvent] | None:
-        """Decide and record one command; its outcomes (None: not a command, or already handled)."""
-        if command.get("type") not in COMMANDS:
-            return None
+    def decode(self, entry_id: str, tenant_id: str, document: dict[str, Any]) -> Command | None:
+        """The log entry's command, if it is one the registry decides."""
+        return DECODER.decode(entry_id, tenant_id, document)
+
+    async def handle(self, command: Command) -> list[DomainEvent] | None:
+        """Decide and record one command; its outcomes (None: already handled)."""
+        decide = DECIDERS[type(command)]
+        tenant_id, entry_id = command.tenant_id, command.entry_id
         for attempt in range(MAX_ATTEMPTS):
-            now = self.clock()
-            version, model, outcomes = await self._decide(tenant_id, command, now)
+            now = self.now()
+            version, model, outcomes = await decide(self, command, now)
             result = await self.trading.record(
                 tenant_id, entry_id, version, entry_id, outcomes, model, now
             )
@@ -67,7 +74,7 @@ class CommandHandler:
                 await self._send_to_brokers(tenant_id, model, outcomes)
                 return outcomes
             if result is Recorded.HANDLED:
-                await self._resend_unfinished(tenant_id, command)
+                await self._resend_unfinished(command)
                 return None
             # Another worker recorded a decision for this tenant meanwhile: decide again.
             await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
@@ -91,30 +98,30 @@ class CommandHandler:
             if broker.get("Kind") == "ibkr":
                 await self.brokers.submit(tenant_id, broker, outcome.data)
 
-    async def _resend_unfinished(self, tenant_id: str, command: dict[str, Any]) -> None:
-        if command.get("type") != SUBMIT_SIGNAL or self.brokers is None:
+    async def _resend_unfinished(self, command: Command) -> None:
+        if not isinstance(command, SubmitSignal) or self.brokers is None:
             return
-        signal_id = (command.get("data") or {}).get("Id")
-        _, model = await self.trading.load(tenant_id, signals=[signal_id])
+        signal_id = command.data.get("Id")
+        _, model = await self.trading.load(command.tenant_id, signals=[signal_id])
         record = model.signals.get(signal_id)
         if record is None or record["Status"] not in ("accepted", "submitted", "partially_filled"):
             return
         broker = model.broker(record.get("BrokerId") or "") or {}
         if broker.get("Kind") == "ibkr":
-            await self.brokers.submit(tenant_id, broker, record)
+            await self.brokers.submit(command.tenant_id, broker, record)
 
-    async def give_up(
-        self, tenant_id: str, entry_id: str, command: dict[str, Any], error: str
-    ) -> None:
+    async def give_up(self, command: Command, error: str) -> None:
         """Record that a command could not be handled, so that it still has an outcome: a
         signal is rejected with the reason; another command gets a CommandFailed event."""
-        now = self.clock()
-        data = command.get("data") or {}
+        now = self.now()
+        data = command.data
         reason = f"internal error while handling the command: {error}"
         for _ in range(MAX_ATTEMPTS):
-            version, model = await self.trading.load(tenant_id, signals=[str(data.get("Id", ""))])
+            version, model = await self.trading.load(
+                command.tenant_id, signals=[str(data.get("Id", ""))]
+            )
             if (
-                command.get("type") == SUBMIT_SIGNAL
+                isinstance(command, SubmitSignal)
                 and data.get("Id")
                 and data["Id"] not in model.signals
             ):
@@ -133,59 +140,84 @@ class CommandHandler:
             else:
                 outcome = DomainEvent(
                     events.COMMAND_FAILED,
-                    str(command.get("id")),
+                    command.event_id,
                     now,
-                    {"CommandType": command.get("type"), "Reason": reason},
+                    {"CommandType": command.type, "Reason": reason},
                 )
             evolve(model, outcome)
             result = await self.trading.record(
-                tenant_id, entry_id, version, entry_id, [outcome], model, now
+                command.tenant_id,
+                command.entry_id,
+                version,
+                command.entry_id,
+                [outcome],
+                model,
+                now,
             )
             if result is Recorded.OK:
-                log_outcomes(tenant_id, [outcome])
+                log_outcomes(command.tenant_id, [outcome])
             if result is not Recorded.CONFLICT:
                 return
 
-    async def _decide(
-        self, tenant_id: str, command: dict[str, Any], now: datetime
-    ) -> tuple[int, ReadModel, list[DomainEvent]]:
-        kind = command["type"]
-        data = command.get("data") or {}
-        if kind == SUBMIT_SIGNAL:
-            version, model = await self.trading.load(
-                tenant_id, alerts=[data["CorrelationId"]], signals=[data["Id"]]
-            )
-            if self.brokers is not None:
-                for broker_id in model.brokers:
-                    equity = self.brokers.equity(tenant_id, broker_id)
-                    if equity is not None:
-                        model.external_equity[broker_id] = equity
-            event_time = datetime.fromisoformat(command["time"])
-            target = _decimal(command.get("targetposition"))
-            return version, model, decide_signal(data, event_time, target, model, now, self.policy)
-        if kind in CONFIGURE_ALERT:
-            version, model = await self.trading.load(tenant_id, alerts=[data["AlertId"]])
-            existing = model.alerts.get(data["AlertId"])
-            token = secrets.token_urlsafe(24)
-            outcomes = [
-                configuration.configure_alert(CONFIGURE_ALERT[kind], data, existing, now, token)
-            ]
-        elif kind == CONFIGURE_BROKER:
-            version, model = await self.trading.load(tenant_id)
-            outcomes = [configuration.configure_broker(data, now)]
-        else:
-            version, model = await self.trading.load(tenant_id)
-            exists = model.broker(data["BrokerId"]) is not None
-            outcomes = configuration.remove_broker(data["BrokerId"], exists, now)
-        for outcome in outcomes:
-            evolve(model, outcome)
-        return version, model, outcomes
+
+async def decide_signal_command(
+    handler: CommandHandler, command: SubmitSignal, now: datetime
+) -> Decision:
+    data = command.data
+    version, model = await handler.trading.load(
+        command.tenant_id, alerts=[data["CorrelationId"]], signals=[data["Id"]]
+    )
+    if handler.brokers is not None:
+        for broker_id in model.brokers:
+            equity = handler.brokers.equity(command.tenant_id, broker_id)
+            if equity is not None:
+                model.external_equity[broker_id] = equity
+    outcomes = decide_signal(
+        data, command.time, command.target_position, model, now, handler.policy
+    )
+    return version, model, outcomes
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
+async def decide_alert_configuration(
+    handler: CommandHandler, command: ConfigureAlert, now: datetime
+) -> Decision:
+    alert_id = command.data["AlertId"]
+    version, model = await handler.trading.load(command.tenant_id, alerts=[alert_id])
+    token = secrets.token_urlsafe(24)
+    outcome = configuration.configure_alert(
+        command.kind, command.data, model.alerts.get(alert_id), now, token
+    )
+    return _applied(version, model, [outcome])
+
+
+async def decide_broker_configuration(
+    handler: CommandHandler, command: ConfigureBroker, now: datetime
+) -> Decision:
+    version, model = await handler.trading.load(command.tenant_id)
+    return _applied(version, model, [configuration.configure_broker(command.data, now)])
+
+
+async def decide_broker_removal(
+    handler: CommandHandler, command: RemoveBroker, now: datetime
+) -> Decision:
+    broker_id = command.data["BrokerId"]
+    version, model = await handler.trading.load(command.tenant_id)
+    exists = model.broker(broker_id) is not None
+    return _applied(version, model, configuration.remove_broker(broker_id, exists, now))
+
+
+def _applied(version: int, model: ReadModel, outcomes: list[DomainEvent]) -> Decision:
+    for outcome in outcomes:
+        evolve(model, outcome)
+    return version, model, outcomes
+
+
+# The commands the workers decide: a new command type is its dataclass (in
+# ``baas.core.trading.commands``), its decider and its line here.
+DECIDERS: dict[type[Command], Callable[[CommandHandler, Any, datetime], Awaitable[Decision]]] = {
+    SubmitSignal: decide_signal_command,
+    ConfigureAlert: decide_alert_configuration,
+    ConfigureBroker: decide_broker_configuration,
+    RemoveBroker: decide_broker_removal,
+}
+DECODER = CommandDecoder(DECIDERS)

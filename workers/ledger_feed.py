@@ -14,11 +14,11 @@ import logging
 from collections.abc import Collection, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from baas.core.ledger.events import CashEvent, Order
 from baas.core.ledger.writes import OrderInput
-from baas.core.trading import events as ev
+from baas.core.trading import events
 from baas.core.trading.readmodel import BROKERS, DEFAULT_PAPER_BROKER, SIGNALS
 from baas.store.ledger import LedgerStore
 from baas.store.trading import TradingStore
@@ -30,6 +30,19 @@ async def _no_lookup(pairs: Collection[tuple[str, date]]) -> Mapping[tuple[str, 
     return {}  # a fill always has its price
 
 
+class LoggedFill(NamedTuple):
+    tenant_id: str
+    fill: events.DomainEvent
+
+
+def decode_fill(entry_id: str, tenant_id: str, document: dict[str, Any]) -> LoggedFill | None:
+    """The entry's fill, if it is one (the workers' ``OrderFilled`` outcome)."""
+    outcome = events.outcome_of(document)
+    if outcome is None or outcome.type != events.ORDER_FILLED:
+        return None
+    return LoggedFill(tenant_id, outcome)
+
+
 class LedgerFeed:
     def __init__(self, ledger: LedgerStore, trading: TradingStore) -> None:
         self.ledger = ledger
@@ -38,14 +51,13 @@ class LedgerFeed:
         self._strategies: set[tuple[str, str]] = set()
         self._deposited: set[tuple[str, str, str]] = set()
 
-    async def handle(self, tenant_id: str, entry_id: str, event: dict[str, Any]) -> bool:
-        """Post a logged fill to the ledger; False if the entry is not a fill."""
-        if event.get("source") != ev.SOURCE or event.get("type") != ev.ORDER_FILLED:
-            return False
-        data = event["data"]
-        signal = await self.trading.record_of(tenant_id, SIGNALS, event["subject"]) or {}
+    async def handle(self, logged: LoggedFill) -> None:
+        """Post a logged fill to the ledger."""
+        tenant_id, fill = logged
+        data = fill.data
+        signal = await self.trading.record_of(tenant_id, SIGNALS, fill.subject) or {}
         strategy_id = await self._strategy(tenant_id, signal.get("StrategyId"))
-        executed_at = datetime.fromisoformat(event["time"])
+        executed_at = fill.time
         if data.get("Paper"):
             await self._starting_cash(tenant_id, strategy_id, data["BrokerId"], executed_at)
         side = data.get("Side")
@@ -63,14 +75,13 @@ class LedgerFeed:
             external_order_id=data["FillId"],
         )
         details = {
-            "SignalId": event["subject"],
+            "SignalId": fill.subject,
             "BrokerId": data["BrokerId"],
             "AlertId": signal.get("AlertId"),
         }
         await self.ledger.record_orders(
             tenant_id, strategy_id, [OrderInput(order, details)], _no_lookup
         )
-        return True
 
     async def _strategy(self, tenant_id: str, strategy_id: str | None) -> str:
         if strategy_id and (tenant_id, strategy_id) in self._strategies:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import uvloop
@@ -21,17 +21,13 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
+from baas.bootstrap import worker_services
 from baas.core.keyspace import Keyspace
-from baas.core.trading.signals import SignalPolicy, decide_expiry
+from baas.core.trading.signals import decide_expiry
 from baas.settings import Settings
-from baas.store.connection import load_functions, open_store, store_url
-from baas.store.ledger import LedgerStore
+from baas.store.connection import store_url
 from baas.store.trading import Recorded, TradingStore
 from workers.arq_keys import arq_keys_under
-from workers.brokers import BrokerRegistry
-from workers.consumer import LEDGER_GROUP, LogConsumer
-from workers.handlers import CommandHandler
-from workers.ledger_feed import LedgerFeed
 
 log = logging.getLogger("baas.worker")
 
@@ -102,30 +98,24 @@ class OutageTolerantWorker(Worker):
 
 
 def build_worker(settings: Settings) -> Worker:
-    keyspace = Keyspace(settings.key_prefix)
     url = store_url(settings)
     stop = asyncio.Event()
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        store = open_store(url, settings)
-        await load_functions(store)
-        trading = TradingStore(store, keyspace)
-        policy = SignalPolicy(
-            limit_order_ttl=timedelta(seconds=settings.paper_limit_order_ttl_seconds)
+        ctx["resources"] = resources = contextlib.AsyncExitStack()
+        worker = await resources.enter_async_context(
+            worker_services(settings, consumer_name(settings))
         )
-        name = consumer_name(settings)
-        brokers = BrokerRegistry(store, keyspace, trading, settings, name)
-        handler = CommandHandler(trading, policy, brokers=brokers)
-        consumer = LogConsumer(store, keyspace, settings, name, handler.handle, handler.give_up)
-        feed = LedgerFeed(LedgerStore(store, keyspace), trading)
-        ledger_consumer = LogConsumer(
-            store, keyspace, settings, name, feed.handle, group=LEDGER_GROUP
+        ctx.update(
+            store=worker.store,
+            keyspace=worker.keyspace,
+            trading=worker.trading,
+            brokers=worker.brokers,
         )
-        ctx.update(store=store, keyspace=keyspace, trading=trading, brokers=brokers)
         ctx["tasks"] = [
-            asyncio.create_task(consumer.run(stop)),
-            asyncio.create_task(ledger_consumer.run(stop)),
-            asyncio.create_task(brokers.run_status_publisher(stop)),
+            asyncio.create_task(worker.commands.run(stop)),
+            asyncio.create_task(worker.fills.run(stop)),
+            asyncio.create_task(worker.brokers.run_status_publisher(stop)),
         ]
         log.info("worker started", extra={"worker_index": settings.worker_index})
 
@@ -134,10 +124,8 @@ def build_worker(settings: Settings) -> Worker:
         for task in ctx.get("tasks", []):
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, settings.worker_block_ms / 1000 + 5)
-        if "brokers" in ctx:
-            await ctx["brokers"].stop()
-        if "store" in ctx:
-            await ctx["store"].aclose()
+        if "resources" in ctx:
+            await ctx["resources"].aclose()  # the brokers' connections, then the store
         log.info("worker stopped", extra={"worker_index": settings.worker_index})
 
     return OutageTolerantWorker(

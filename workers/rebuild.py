@@ -10,7 +10,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from baas.core.keyspace import Keyspace
-from baas.core.trading import events as ev
+from baas.core.trading import events
 from baas.core.trading.readmodel import ReadModel, evolve
 from baas.store.trading import TradingStore, signal_score
 
@@ -27,12 +27,11 @@ async def fold_log(
     start, read = "-", 0
     while entries := await store.xrange(stream, min=start, count=PAGE):
         for _, fields in entries:
-            document = orjson.loads(fields[b"event"])
-            if document.get("source") == ev.SOURCE and document.get("type") in ev.OUTCOMES:
-                event = ev.from_document(document)
-                evolve(model, event)
-                if event.type in (ev.SIGNAL_ACCEPTED, ev.SIGNAL_REJECTED):
-                    index.setdefault(event.subject, signal_score(event.time))
+            outcome = events.outcome_of(orjson.loads(fields[b"event"]))
+            if outcome is not None:
+                evolve(model, outcome)
+                if outcome.type in (events.SIGNAL_ACCEPTED, events.SIGNAL_REJECTED):
+                    index.setdefault(outcome.subject, signal_score(outcome.time))
         read += len(entries)
         start = "(" + entries[-1][0].decode()
     return model, index, read

@@ -8,11 +8,10 @@ from dataclasses import asdict
 
 import orjson
 
-from baas.cli.store_access import store_session
-from baas.core.keyspace import Keyspace
+from baas.bootstrap import cli_services
 from baas.settings import Settings
 from baas.store.capped import TooManyKeys
-from baas.store.tenants import TenantRegistry, UnknownTenant
+from baas.store.tenants import UnknownTenant
 
 
 def _print_json(value: object) -> None:
@@ -20,10 +19,8 @@ def _print_json(value: object) -> None:
 
 
 async def tenants_create(args: argparse.Namespace, settings: Settings) -> int:
-    async with store_session(settings) as store:
-        tenant, issued = await TenantRegistry(store, Keyspace(settings.key_prefix)).create_tenant(
-            args.name
-        )
+    async with cli_services(settings) as cli:
+        tenant, issued = await cli.tenants.create_tenant(args.name)
     if args.json:
         _print_json({"tenant_id": tenant.tenant_id, "api_key": issued.api_key})
     else:
@@ -35,8 +32,8 @@ async def tenants_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def tenants_list(args: argparse.Namespace, settings: Settings) -> int:
-    async with store_session(settings) as store:
-        tenants = await TenantRegistry(store, Keyspace(settings.key_prefix)).list_tenants()
+    async with cli_services(settings) as cli:
+        tenants = await cli.tenants.list_tenants()
     if args.json:
         _print_json([asdict(t) for t in tenants])
     else:
@@ -46,9 +43,9 @@ async def tenants_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    async with store_session(settings) as store:
+    async with cli_services(settings) as cli:
         try:
-            issued = await TenantRegistry(store, Keyspace(settings.key_prefix)).create_key(
+            issued = await cli.tenants.create_key(
                 args.tenant, args.name, limit=settings.max_api_keys_per_tenant
             )
         except UnknownTenant:
@@ -71,8 +68,8 @@ async def keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    async with store_session(settings) as store:
-        registry = TenantRegistry(store, Keyspace(settings.key_prefix))
+    async with cli_services(settings) as cli:
+        registry = cli.tenants
         if await registry.get_tenant(args.tenant) is None:
             print(f"error: no tenant {args.tenant}", file=sys.stderr)
             return 1
@@ -87,10 +84,8 @@ async def keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    async with store_session(settings) as store:
-        info = await TenantRegistry(store, Keyspace(settings.key_prefix)).revoke_key(
-            args.tenant, args.key_id
-        )
+    async with cli_services(settings) as cli:
+        info = await cli.tenants.revoke_key(args.tenant, args.key_id)
     if info is None:
         print(f"error: tenant {args.tenant} has no key {args.key_id}", file=sys.stderr)
         return 1
@@ -105,16 +100,15 @@ async def rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from baas.store.ledger_rebuild import rebuild_ledger
     from workers.rebuild import rebuild as rebuild_models
 
-    keyspace = Keyspace(settings.key_prefix)
-    async with store_session(settings) as store:
+    async with cli_services(settings) as cli:
         tenants = (
             [args.tenant]
             if args.tenant
-            else [t.tenant_id for t in await TenantRegistry(store, keyspace).list_tenants()]
+            else [t.tenant_id for t in await cli.tenants.list_tenants()]
         )
-        counts = await rebuild_models(store, keyspace, tenants)
+        counts = await rebuild_models(cli.store, cli.keyspace, tenants)
         for tenant_id in tenants:
-            await rebuild_ledger(store, keyspace, tenant_id)
+            await rebuild_ledger(cli.store, cli.keyspace, tenant_id)
     for tenant_id, read in counts.items():
         print(f"{tenant_id}: rebuilt from {read} log entries")
     return 0

@@ -14,14 +14,14 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
+from baas.bootstrap import command_consumer
 from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy
 from baas.store.trading import TradingStore
 from tests.conftest import app_client, free_port, new_tenant
 from tests.fakes.ib_gateway import Drop, FakeIBGateway, Fill, Hold, Reject
-from tests.workers.conftest import TradingDesk, now_iso
+from tests.workers.conftest import Desk, handle_again, now_iso
 from workers.brokers import BrokerRegistry
-from workers.consumer import LogConsumer
 from workers.handlers import CommandHandler
 
 
@@ -44,8 +44,8 @@ async def ib_desk(
     async with FakeIBGateway() as gw, app_client(fast) as client:
         registry = BrokerRegistry(store, keyspace, trading, fast, "w-test")
         handler = CommandHandler(trading, SignalPolicy(), brokers=registry)
-        consumer = LogConsumer(store, keyspace, fast, "w-test", handler.handle, handler.give_up)
-        trading_desk = TradingDesk(client, tenant, consumer, trading, keyspace, store)
+        consumer = command_consumer(store, keyspace, fast, "w-test", handler)
+        trading_desk = Desk(client, tenant, consumer, trading, keyspace, store)
         await trading_desk.send(
             "ConfigureBroker",
             {
@@ -113,8 +113,11 @@ async def test_a_command_handled_twice_places_one_order(ib_desk):
         )
         if b'"SubmitSignal"' in f[b"event"]
     ]
-    await trading_desk.consumer.handler(
-        trading_desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
+    await handle_again(
+        trading_desk.consumer,
+        trading_desk.tenant.tenant_id,
+        entry_id.decode(),
+        orjson.loads(fields[b"event"]),
     )
     assert len(gw.placed(order_ref=signal_id)) == 1
 
@@ -312,8 +315,11 @@ async def test_a_dropped_connection_mid_order_places_no_second_order(ib_desk):
         )
         if b'"SubmitSignal"' in f[b"event"]
     ]
-    await trading_desk.consumer.handler(
-        trading_desk.tenant.tenant_id, entry_id.decode(), orjson.loads(fields[b"event"])
+    await handle_again(
+        trading_desk.consumer,
+        trading_desk.tenant.tenant_id,
+        entry_id.decode(),
+        orjson.loads(fields[b"event"]),
     )
     assert len(gw.placed(order_ref=signal_id)) == 1
 

@@ -13,14 +13,13 @@ import httpx
 import orjson
 import pytest
 
+from baas.bootstrap import command_consumer, ledger_consumer
 from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy
-from baas.store.ledger import LedgerStore
 from baas.store.trading import TradingStore
 from tests.conftest import TenantCredentials, app_client, new_tenant
-from workers.consumer import LEDGER_GROUP, LogConsumer
+from workers.consumer import LogConsumer
 from workers.handlers import CommandHandler
-from workers.ledger_feed import LedgerFeed
 
 
 def now_iso(offset: float = 0) -> str:
@@ -111,17 +110,23 @@ class TradingDesk:
         return [orjson.loads(fields[b"event"]) for _, fields in entries]
 
 
+async def handle_again(consumer: LogConsumer, tenant_id: str, entry_id: str, event: Any) -> None:
+    """Hand a logged entry to a consumer's handler once more, as another worker would after a
+    crash before the acknowledgement."""
+    decoded = consumer.decode(entry_id, tenant_id, event)
+    if decoded is not None:
+        await consumer.handle(decoded)
+
+
 def make_consumer(store: Any, keyspace: Keyspace, settings: Any, name: str = "w1") -> LogConsumer:
-    trading = TradingStore(store, keyspace)
-    handler = CommandHandler(trading, SignalPolicy())
-    return LogConsumer(store, keyspace, settings, name, handler.handle, handler.give_up)
+    handler = CommandHandler(TradingStore(store, keyspace), SignalPolicy())
+    return command_consumer(store, keyspace, settings, name, handler)
 
 
 def make_ledger_consumer(
     store: Any, keyspace: Keyspace, settings: Any, name: str = "w1"
 ) -> LogConsumer:
-    feed = LedgerFeed(LedgerStore(store, keyspace), TradingStore(store, keyspace))
-    return LogConsumer(store, keyspace, settings, name, feed.handle, group=LEDGER_GROUP)
+    return ledger_consumer(store, keyspace, settings, name)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from workers.main import expire_paper_orders, quiet_job_logs
 
 async def test_an_unfilled_limit_order_expires(trading_desk):
     handler = CommandHandler(trading_desk.trading, SignalPolicy(limit_order_ttl=timedelta(0)))
-    trading_desk.consumer.handler = handler.handle
+    trading_desk.consumer.handle = handler.handle
     await trading_desk.alert()
     resting = await trading_desk.signal(Data="buy", Quantity=2, Price=50.0, OrderType="LMT")
     await trading_desk.drain()

@@ -10,6 +10,7 @@ import orjson
 from baas.core.trading.paper import PaperAccount
 from baas.store.ledger import LedgerStore
 from baas.store.ledger_prices import PriceStore
+from tests.workers.conftest import handle_again
 
 
 async def test_paper_fills_reach_the_default_strategy_with_the_starting_cash(trading_desk):
@@ -35,9 +36,11 @@ async def test_fills_go_to_the_alert_strategy_once_even_when_handled_again(tradi
         trading_desk.keyspace.tenant_log(trading_desk.tenant.tenant_id)
     ):
         event = orjson.loads(fields[b"event"])
-        await trading_desk.consumer.handler(trading_desk.tenant.tenant_id, entry_id.decode(), event)
-        await trading_desk.ledger_consumer.handler(
-            trading_desk.tenant.tenant_id, entry_id.decode(), event
+        await handle_again(
+            trading_desk.consumer, trading_desk.tenant.tenant_id, entry_id.decode(), event
+        )
+        await handle_again(
+            trading_desk.ledger_consumer, trading_desk.tenant.tenant_id, entry_id.decode(), event
         )
     history = await ledger.history(trading_desk.tenant.tenant_id, strategy.strategy_id)
     orders = [e for e in history if hasattr(e, "side")]

@@ -115,7 +115,7 @@ async def test_a_command_that_keeps_failing_still_gets_an_outcome(trading_desk, 
     async def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(trading_desk.consumer, "handler", broken)
+    monkeypatch.setattr(trading_desk.consumer, "handle", broken)
     for _ in range(3):
         await trading_desk.consumer.claim_abandoned()
         await trading_desk.consumer.step()

@@ -8,11 +8,11 @@ import dataclasses
 import os
 import signal
 import time
-from typing import Any
 
 import pytest
 
 from baas.core.keyspace import Keyspace
+from baas.core.trading.commands import Command, SubmitSignal
 from baas.core.trading.signals import SignalPolicy
 from baas.store.connection import load_functions, open_store
 from baas.store.embedded import EmbeddedValkey
@@ -48,20 +48,20 @@ async def test_a_signal_handled_through_store_outages_is_filled_not_rejected(own
     pid = own_store._process.pid
     outages = 0
 
-    async def handle_during_an_outage(tenant_id: str, entry: str, command: dict[str, Any]):
+    async def handle_during_an_outage(command: Command):
         """The first attempts at the signal meet a frozen store (a real time-out)."""
         nonlocal outages
-        if command["type"] != "SubmitSignal" or outages >= OUTAGES:
-            return await handler.handle(tenant_id, entry, command)
+        if not isinstance(command, SubmitSignal) or outages >= OUTAGES:
+            return await handler.handle(command)
         outages += 1
         os.kill(pid, signal.SIGSTOP)
         try:
-            return await handler.handle(tenant_id, entry, command)
+            return await handler.handle(command)
         finally:
             os.kill(pid, signal.SIGCONT)
 
     consumer = LogConsumer(
-        store, keyspace, settings, "w1", handle_during_an_outage, handler.give_up
+        store, keyspace, settings, "w1", handler.decode, handle_during_an_outage, handler.give_up
     )
     tenant = await new_tenant(store, prefix)
     try:

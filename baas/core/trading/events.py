@@ -71,6 +71,13 @@ def to_json(event: DomainEvent, event_id: str, tenant_id: str) -> bytes:
     )
 
 
+def outcome_of(document: dict[str, Any]) -> DomainEvent | None:
+    """The worker's outcome a log entry holds; None for any other entry (a command)."""
+    if document.get("source") != SOURCE or document.get("type") not in OUTCOMES:
+        return None
+    return from_document(document)
+
+
 def from_document(document: dict[str, Any]) -> DomainEvent:
     return DomainEvent(
         document["type"],
