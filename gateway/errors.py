@@ -50,10 +50,10 @@ _reloads: set[asyncio.Task[None]] = set()
 
 
 async def on_store_error(request: Request, exc: Exception) -> Response:
-    svc = services(request)
+    app_services = services(request)
     if isinstance(exc, ResponseError) and "function not found" in str(exc).lower():
         # The store restarted without its functions (a server that keeps nothing on disk).
-        task = asyncio.create_task(load_functions(svc.store))
+        task = asyncio.create_task(load_functions(app_services.store))
         _reloads.add(task)
         task.add_done_callback(_reloads.discard)
     log.warning("store unavailable", extra={"error": type(exc).__name__, "reason": str(exc)})

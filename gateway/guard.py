@@ -70,56 +70,59 @@ async def reject_key(request: Request, detail: str) -> Problem:
     return await reject(services(request), request_ip(request), detail)
 
 
-async def reject(svc: Services, ip: str, detail: str) -> Problem:
+async def reject(app_services: Services, ip: str, detail: str) -> Problem:
     """A 401 for ``ip``, counted towards its auth-failure block."""
-    await svc.limits.record_auth_failure(ip)
+    await app_services.limits.record_auth_failure(ip)
     return Problem(401, detail)
 
 
-async def gate(svc: Services, ip: str, tenant_id: str | None, key: str | None) -> KeyOwner | None:
+async def gate(
+    app_services: Services, ip: str, tenant_id: str | None, key: str | None
+) -> KeyOwner | None:
     """The per-IP limits for ``ip``; with a ``tenant_id``, also the key: its owner, or a
     401/403 Problem (a 429 is raised as ``Limited``)."""
     if tenant_id is None:
-        await _door(svc, ip, None)
+        await _door(app_services, ip, None)
         return None
-    owner, failures = await _door(svc, ip, key or "")
+    owner, failures = await _door(app_services, ip, key or "")
     assert owner is not None
     if owner.tenant_id != tenant_id:
         raise Problem(403, wrong_tenant(tenant_id))
     if failures:
-        await svc.limits.clear_auth_failures(ip)
+        await app_services.limits.clear_auth_failures(ip)
     return owner
 
 
-async def key_owner(svc: Services, ip: str, key: str) -> KeyOwner:
+async def key_owner(app_services: Services, ip: str, key: str) -> KeyOwner:
     """The owner of ``key``, whichever tenant it is (the console's sign-in): the same door as
     ``gate``, the same 401s counted and 429s raised."""
-    owner, failures = await _door(svc, ip, key)
+    owner, failures = await _door(app_services, ip, key)
     assert owner is not None
     if failures:
-        await svc.limits.clear_auth_failures(ip)
+        await app_services.limits.clear_auth_failures(ip)
     return owner
 
 
-async def _door(svc: Services, ip: str, key: str | None) -> tuple[KeyOwner | None, int]:
+async def _door(app_services: Services, ip: str, key: str | None) -> tuple[KeyOwner | None, int]:
     """The IP's limits and, unless ``key`` is None, the key's owner (one round trip) with the
     IP's recent failures; a missing or unknown key is a counted 401."""
     key_digest = apikeys.digest(key) if key else ""
     if key_digest:
-        replies = await svc.pipelined.pipeline(
-            svc.limits.ip_gate_command(ip), ("HGET", svc.keyspace.api_key_index, key_digest)
+        replies = await app_services.pipelined.pipeline(
+            app_services.limits.ip_gate_command(ip),
+            ("HGET", app_services.keyspace.api_key_index, key_digest),
         )
     else:
-        replies = await svc.pipelined.pipeline(svc.limits.ip_gate_command(ip))
+        replies = await app_services.pipelined.pipeline(app_services.limits.ip_gate_command(ip))
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
-    failures = svc.limits.ip_gate_result(replies[0])
+    failures = app_services.limits.ip_gate_result(replies[0])
     if key is None:
         return None, failures
     if not key:
-        raise await reject(svc, ip, MISSING_KEY)
+        raise await reject(app_services, ip, MISSING_KEY)
     owner = owner_from_index(replies[1], key_digest)
     if owner is None:
-        raise await reject(svc, ip, INVALID_KEY)
+        raise await reject(app_services, ip, INVALID_KEY)
     return owner, failures

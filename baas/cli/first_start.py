@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from baas.cli.store_access import store_session
 from baas.core.envelope import parse_request
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 from baas.core.intake import admit
 from baas.core.keyspace import Keyspace
 from baas.schema_files import load_catalog

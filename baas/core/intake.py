@@ -6,7 +6,8 @@ The checks, in order of precedence: the tenant (403), then the schema (422).
 The canonical event is the CloudEvents JSON format of the command (lowercase attribute names,
 ``specversion`` 1.0, ``time`` in UTC, the tenant as the ``tenantid`` extension, ``data``), built
 here directly: the checks of ``envelope`` and this module are those of ``cloudevents.core``'s
-CloudEvent, and the workers read the log back into such CloudEvents (``events.from_json``).
+CloudEvent (a test reads admitted commands back with it). The workers decode the log's JSON into
+their typed commands (``baas.core.trading.commands``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import orjson
 
 from baas.core.catalog import SchemaCatalog, UnknownSchema
 from baas.core.envelope import LENGTH_LIMITS, Submission
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 from baas.core.problems import FieldError, Problem
 
 TENANT_EXTENSION = "tenantid"

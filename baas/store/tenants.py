@@ -17,7 +17,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from baas.core import apikeys
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 from baas.core.keyspace import Keyspace
 from baas.store.capped import hset_capped
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 from baas.core.keyspace import Keyspace
 from baas.core.trading import events as ev
 from baas.core.trading.paper import PaperAccount

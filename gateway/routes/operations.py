@@ -17,14 +17,16 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    svc = services(request)
+    app_services = services(request)
     try:
-        await asyncio.wait_for(svc.store.ping(), svc.settings.store_timeout_seconds)
+        await asyncio.wait_for(
+            app_services.store.ping(), app_services.settings.store_timeout_seconds
+        )
     except (RedisError, OSError, TimeoutError) as exc:
         return JSONResponse(
             {"status": "unavailable", "detail": f"the store does not answer: {type(exc).__name__}"},
             503,
-            headers={"Retry-After": str(svc.settings.unavailable_retry_after_seconds)},
+            headers={"Retry-After": str(app_services.settings.unavailable_retry_after_seconds)},
         )
     return JSONResponse({"status": "ready"})
 

@@ -249,22 +249,26 @@ def _no_broker(broker_id: str) -> Problem:
 async def list_alerts(request: Request) -> Response:
     tenant_id = request.path_params["tenantId"]
     await authenticate(request, tenant_id)
-    svc = services(request)
-    records = await svc.trading.records(tenant_id, ALERTS)
+    app_services = services(request)
+    records = await app_services.trading.records(tenant_id, ALERTS)
     return _json(
-        {"alerts": [_alert_view(svc.settings, tenant_id, records[k]) for k in sorted(records)]}
+        {
+            "alerts": [
+                _alert_view(app_services.settings, tenant_id, records[k]) for k in sorted(records)
+            ]
+        }
     )
 
 
 async def get_alert(request: Request) -> Response:
     tenant_id = request.path_params["tenantId"]
     await authenticate(request, tenant_id)
-    svc = services(request)
+    app_services = services(request)
     alert_id = request.path_params["alertId"]
-    alert = await svc.trading.alert(tenant_id, alert_id)
+    alert = await app_services.trading.alert(tenant_id, alert_id)
     if alert is None:
         raise Problem(404, f"No alert {alert_id}. List them at GET .../api/alerts.")
-    return _json(_alert_view(svc.settings, tenant_id, alert))
+    return _json(_alert_view(app_services.settings, tenant_id, alert))
 
 
 def webhook_url(settings: Settings, tenant_id: str, alert: Mapping[str, Any]) -> str:

@@ -44,17 +44,19 @@ def id_reused(commands: list[Command], reused: IdReused, batch: bool) -> Problem
 
 
 def admit_commands(
-    svc: Services, tenant_id: str, received_at: str, submissions: list[Submission]
+    app_services: Services, tenant_id: str, received_at: str, submissions: list[Submission]
 ) -> list[Command]:
     """The commands of a request, or the Problem that refuses them all (a batch is all or
     nothing)."""
-    if len(submissions) > svc.settings.max_batch_events:
-        raise Problem(422, f"A batch holds at most {svc.settings.max_batch_events} events.")
-    return admit(submissions, svc.catalog, tenant_id, received_at)
+    if len(submissions) > app_services.settings.max_batch_events:
+        raise Problem(
+            422, f"A batch holds at most {app_services.settings.max_batch_events} events."
+        )
+    return admit(submissions, app_services.catalog, tenant_id, received_at)
 
 
 def read_commands(
-    svc: Services,
+    app_services: Services,
     tenant_id: str,
     received_at: str,
     content_type: str | None,
@@ -70,12 +72,12 @@ def read_commands(
         except orjson.JSONDecodeError:
             document = None
         command = admit_usual(
-            document, svc.catalog, tenant_id, received_at, structured_mode=mt == STRUCTURED
+            document, app_services.catalog, tenant_id, received_at, structured_mode=mt == STRUCTURED
         )
         if command is not None:
             return [command]
     submissions = parse_request(content_type, ce_headers, body)
-    return admit_commands(svc, tenant_id, received_at, submissions)
+    return admit_commands(app_services, tenant_id, received_at, submissions)
 
 
 class SubmitCommand:
@@ -86,7 +88,7 @@ class SubmitCommand:
         the IP's limits, the key, the tenant's limit, dedupe, append. A request refused for its
         content passes the door first (``gate``), so that 429/401/403 come before
         400/413/415/422, and still counts against the tenant's write limit."""
-        svc: Services = scope["app"].state.services
+        app_services: Services = scope["app"].state.services
         tenant_id = scope["path_params"]["tenantId"]
         content_type = declared_length = key = None
         ce_headers: dict[str, str] = {}
@@ -101,28 +103,32 @@ class SubmitCommand:
                 key = value.decode("latin-1")
             elif name.startswith(b"ce-"):
                 ce_headers[name.decode("latin-1")] = value.decode("latin-1")
-        ip = scope_ip(scope, svc.trusted_proxies)
+        ip = scope_ip(scope, app_services.trusted_proxies)
         if not key:
-            await gate(svc, ip, tenant_id, key)  # raises: 429, or 401 for the missing key
+            await gate(app_services, ip, tenant_id, key)  # raises: 429, or 401 for the missing key
         received_at = _received_now()
         try:
-            body = await receive_body(receive, declared_length, svc.settings.max_body_bytes)
-            commands = read_commands(svc, tenant_id, received_at, content_type, ce_headers, body)
+            body = await receive_body(
+                receive, declared_length, app_services.settings.max_body_bytes
+            )
+            commands = read_commands(
+                app_services, tenant_id, received_at, content_type, ce_headers, body
+            )
         except Problem:
-            await gate(svc, ip, tenant_id, key)
-            await svc.limits.count_tenant_write(tenant_id)
+            await gate(app_services, ip, tenant_id, key)
+            await app_services.limits.count_tenant_write(tenant_id)
             raise
         try:
-            results = await svc.log.submit(
+            results = await app_services.log.submit(
                 tenant_id, apikeys.digest(key), ip, received_at, commands
             )
         except KeyRevoked:
-            raise await reject(svc, ip, INVALID_KEY) from None
+            raise await reject(app_services, ip, INVALID_KEY) from None
         except WrongTenant:
             raise Problem(403, wrong_tenant(tenant_id)) from None
         except IdReused as reused:
             raise id_reused(commands, reused, media_type(content_type) == BATCH) from None
-        count_appended(svc, commands, results)
+        count_appended(app_services, commands, results)
         headers = [_JSON_HEADER]
         if media_type(content_type) == BATCH:
             answer = orjson.dumps({"results": [_batch_entry(r) for r in results]})
@@ -155,9 +161,11 @@ def _batch_entry(result: Appended) -> dict[str, object]:
     }
 
 
-def count_appended(svc: Services, commands: list[Command], results: list[Appended]) -> None:
+def count_appended(
+    app_services: Services, commands: list[Command], results: list[Appended]
+) -> None:
     for command, result in zip(commands, results, strict=True):
         if result.duplicate:
-            svc.metrics.duplicates += 1
+            app_services.metrics.duplicates += 1
         else:
-            svc.metrics.appended[command.type] += 1
+            app_services.metrics.appended[command.type] += 1

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from baas.core.envelope import parse_request
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 from baas.core.keyspace import Keyspace
 from baas.core.problems import Problem
 from baas.core.trading.readmodel import ALERTS
@@ -74,96 +74,100 @@ def allowed_networks(settings: Settings) -> tuple[Network, ...]:
 
 
 async def tradingview(request: Request) -> Response:
-    svc = services(request)
+    app_services = services(request)
     tenant_id = request.path_params["tenantId"]
     alert_id = request.path_params["alertId"]
     ip = request_ip(request)
-    tradingview_sender = _allowed(ip, svc.tradingview_networks)
-    windows = svc.limits.webhook_gate_keys(ip, tenant_id, tradingview_sender)
-    failures = svc.limits.ip_gate_result(
-        await svc.pipelined.call(*svc.limits.gate_command(windows))
+    tradingview_sender = _allowed(ip, app_services.tradingview_networks)
+    windows = app_services.limits.webhook_gate_keys(ip, tenant_id, tradingview_sender)
+    failures = app_services.limits.ip_gate_result(
+        await app_services.pipelined.call(*app_services.limits.gate_command(windows))
     )
-    if svc.tradingview_networks and not tradingview_sender:
+    if app_services.tradingview_networks and not tradingview_sender:
         raise Problem(
             403,
             "This address may not call TradingView webhooks (BAAS_TRADINGVIEW_ALLOWED_IPS).",
         )
-    alert = await svc.trading.alert(tenant_id, alert_id)
+    alert = await app_services.trading.alert(tenant_id, alert_id)
     expected = str(alert.get("WebhookToken") or "") if alert else ""
     token_ok = hmac.compare_digest(
         request.path_params["token"].encode(), (expected or _NO_TOKEN).encode()
     )
     if alert is None or not expected or not token_ok:
         # Unknown tenant, unknown alert or wrong token: one answer, so the URLs cannot be probed.
-        raise await _invalid_url(svc, windows)
+        raise await _invalid_url(app_services, windows)
     # A valid webhook URL is a successful authentication: it clears the failures, as a valid
     # API key does.
     if failures:
-        await svc.limits.clear_failures(windows[1])
+        await app_services.limits.clear_failures(windows[1])
     try:
-        return await _record(request, svc, alert)
+        return await _record(request, app_services, alert)
     except KeyRevoked:
-        raise await _invalid_url(svc, windows) from None
+        raise await _invalid_url(app_services, windows) from None
     except Limited as limited:
         if limited.limiter is not Limiter.TENANT:
             raise
         # TradingView sends a refused alert again only after a 5xx; a late one is still guarded
         # by the alert's MaxSignalAgeSeconds.
-        svc.metrics.limited[limited.limiter.value] += 1
+        app_services.metrics.limited[limited.limiter.value] += 1
         retry_after = {"Retry-After": str(limited.retry_after)}
         raise Problem(503, TENANT_LIMITED, headers=retry_after) from None
 
 
-async def _invalid_url(svc: Services, windows: tuple[str, str]) -> Problem:
+async def _invalid_url(app_services: Services, windows: tuple[str, str]) -> Problem:
     """The 401, counted against the pair (IP, tenant)."""
-    await svc.limits.record_failure(windows[1])
+    await app_services.limits.record_failure(windows[1])
     return Problem(401, INVALID_URL)
 
 
-async def _record(request: Request, svc: Services, alert: dict[str, Any]) -> Response:
+async def _record(request: Request, app_services: Services, alert: dict[str, Any]) -> Response:
     """The alert's message admitted as a signal and appended to the log."""
     tenant_id = request.path_params["tenantId"]
     alert_id = request.path_params["alertId"]
     received_at = datetime.now(UTC)
     try:
-        body = await read_body(request, svc.settings.max_body_bytes)
+        body = await read_body(request, app_services.settings.max_body_bytes)
         message = parse_message(body)
         arrival = (
-            received_at if message.time else await _first_arrival(svc, request, body, received_at)
+            received_at
+            if message.time
+            else await _first_arrival(app_services, request, body, received_at)
         )
         signal = to_signal(alert, message, tenant_id, arrival)
         event: dict[str, Any] = dict(signal.event)
         if signal.target_position is not None:
             event[TARGET_POSITION] = _plain(signal.target_position)
         submissions = parse_request(JSON, {}, orjson.dumps(event))
-        commands = admit_commands(svc, tenant_id, format_time(received_at), submissions)
+        commands = admit_commands(app_services, tenant_id, format_time(received_at), submissions)
     except Problem:
-        await svc.limits.count_tenant_write(tenant_id)
+        await app_services.limits.count_tenant_write(tenant_id)
         raise
     try:
-        [result] = await svc.webhook_log.append(
+        [result] = await app_services.webhook_log.append(
             tenant_id, alert_id, request_ip(request), format_time(received_at), commands
         )
     except IdReused as reused:
         raise id_reused(commands, reused, batch=False) from None
-    count_appended(svc, commands, [result])
+    count_appended(app_services, commands, [result])
     headers = {"Idempotent-Replayed": "true"} if result.duplicate else None
     return Response(orjson.dumps({"id": result.event_id}), 202, headers=headers, media_type=JSON)
 
 
 async def _first_arrival(
-    svc: Services, request: Request, body: bytes, received_at: datetime
+    app_services: Services, request: Request, body: bytes, received_at: datetime
 ) -> datetime:
     """When this body first came for the alert within BAAS_TRADINGVIEW_RESEND_SECONDS.
 
     A message without {{timenow}} takes its signal's time and id from its arrival; TradingView
     resends the same body after a 5xx (a 503 may have appended it), so a resend must arrive at
     the first arrival's time to be the same signal, replayed rather than traded twice."""
-    key = svc.keyspace.webhook_first_arrival(
+    key = app_services.keyspace.webhook_first_arrival(
         request.path_params["tenantId"], request.path_params["alertId"], body
     )
-    window = max(1, round(svc.settings.tradingview_resend_seconds))
-    first = await svc.pipelined.call("SET", key, received_at.isoformat(), "NX", "GET", "EX", window)
+    window = max(1, round(app_services.settings.tradingview_resend_seconds))
+    first = await app_services.pipelined.call(
+        "SET", key, received_at.isoformat(), "NX", "GET", "EX", window
+    )
     return received_at if first is None else datetime.fromisoformat(first.decode())
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 
 ALERT_CONFIGURED = "AlertConfigured"
 BROKER_CONFIGURED = "BrokerConfigured"

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 from baas.core.trading import events as ev
 from baas.core.trading.paper import (
     Cancelled,

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from baas.core.envelope import parse_request
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 from baas.core.intake import admit
 from baas.core.problems import Problem
 from baas.core.trading.tradingview import (
