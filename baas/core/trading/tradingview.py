@@ -22,15 +22,16 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from baas.core.catalog import name_of
 from baas.core.intake import parse_time
 from baas.core.problems import FieldError, Problem, unprocessable
 from baas.core.surrogates import lone_surrogates, printable
+from baas.core.trading.commands import SUBMIT_SIGNAL
 
 ACTIONS = ("buy", "sell", "close")
 MARKET_POSITIONS = ("long", "short", "flat")
 SOURCE = "tradingview"
-SIGNAL_TYPE = "SubmitSignal"
-SIGNAL_SCHEMA = "submit-signal/1.0"
+SIGNAL_SCHEMA = f"{name_of(SUBMIT_SIGNAL)}/1.0"
 
 # Accepted message keys (matched without regard to case), in order of precedence.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -202,7 +203,7 @@ def to_signal(
     data["AccountQuantityMultiplier"] = 0
     event = {
         "id": signal_id,
-        "type": SIGNAL_TYPE,
+        "type": SUBMIT_SIGNAL,
         "source": SOURCE,
         "dataSchema": SIGNAL_SCHEMA,
         "dataContentType": "application/json",
