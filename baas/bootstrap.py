@@ -14,6 +14,7 @@ from datetime import timedelta
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from baas.adapters.polygon import price_provider
 from baas.cli.store_access import store_session
 from baas.core.catalog import SchemaCatalog
 from baas.core.keyspace import Keyspace
@@ -24,7 +25,7 @@ from baas.store.connection import load_functions, open_store, store_url
 from baas.store.eventlog import EventLog
 from baas.store.ledger import LedgerStore
 from baas.store.ledger_cache import NavCache
-from baas.store.ledger_prices import PriceStore, provider_from_env
+from baas.store.ledger_prices import PriceStore
 from baas.store.multiplexed import MultiplexedConnection
 from baas.store.ratelimits import RateLimits
 from baas.store.tenants import TenantRegistry
@@ -41,9 +42,11 @@ from workers.ledger_feed import LedgerFeed, LoggedFill, decode_fill
 gateway_log = logging.getLogger("baas.gateway")
 
 
-def ledger_services(store: aioredis.Redis, keyspace: Keyspace) -> LedgerServices:
+def ledger_services(
+    store: aioredis.Redis, keyspace: Keyspace, settings: Settings
+) -> LedgerServices:
     ledger = LedgerStore(store, keyspace)
-    prices = PriceStore(store, keyspace, provider_from_env())
+    prices = PriceStore(store, keyspace, price_provider(settings))
     return LedgerServices(ledger, prices, NavCache(ledger, prices))
 
 
@@ -87,7 +90,7 @@ async def gateway_services(config: GatewayConfig) -> AsyncIterator[Services]:
             trading=TradingStore(store, keyspace),
             webhook_log=webhook_log(pipelined, keyspace, limits, settings),
             tradingview_networks=config.tradingview_networks,
-            ledger=ledger_services(store, keyspace),
+            ledger=ledger_services(store, keyspace, settings),
         )
     finally:
         await pipelined.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -68,8 +67,3 @@ def price_provider(settings: Settings) -> PriceProvider | None:
     except RuntimeError as exc:
         log.warning("price provider unavailable", extra={"reason": str(exc)})
         return None
-
-
-def provider_from_env(environ: Mapping[str, str] | None = None) -> PriceProvider | None:
-    """``price_provider`` of the settings read from ``environ`` (default ``os.environ``)."""
-    return price_provider(Settings.from_env(environ))

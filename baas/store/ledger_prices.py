@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
-from baas.adapters.polygon import provider_from_env
 from baas.core.keyspace import Keyspace
 from baas.core.ledger.bounds import amount_problem
 from baas.core.ledger.price_files import ImportResult, PriceRow, close_text
@@ -33,9 +32,6 @@ log = logging.getLogger("baas.prices")
 PUT_CHUNK = 2000  # (date, close) pairs per server-side call
 
 Item = TypeVar("Item")
-
-# provider_from_env: how the gateway's ledger context builds the provider it passes here.
-__all__ = ["PUT_CHUNK", "PriceStore", "provider_from_env"]
 
 
 def _usable(close: str) -> bool:

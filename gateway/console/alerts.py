@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
 
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 from baas.core.problems import Problem
 from baas.core.trading.readmodel import ALERTS
 from gateway.console import views
@@ -37,8 +37,8 @@ def _alert_schema(request: Request, kind: str) -> dict[str, Any]:
 
 @page
 async def alerts(request: Request, session: ConsoleSession) -> Response:
-    svc = services(request)
-    records = await svc.trading.records(session.tenant_id, ALERTS)
+    app_services = services(request)
+    records = await app_services.trading.records(session.tenant_id, ALERTS)
     return render(
         request,
         "alerts.html",
@@ -100,12 +100,12 @@ async def create_alert(request: Request, session: ConsoleSession) -> Response:
 
 async def _own_alert(request: Request, session: ConsoleSession) -> dict[str, Any]:
     """The signed-in tenant's alert named in the path, as the API shows it; else 404."""
-    svc = services(request)
+    app_services = services(request)
     alert_id = request.path_params["alertId"]
-    alert = await svc.trading.alert(session.tenant_id, alert_id)
+    alert = await app_services.trading.alert(session.tenant_id, alert_id)
     if alert is None:
         raise Problem(404, f"No alert {alert_id}.")
-    return reads._alert_view(svc.settings, session.tenant_id, alert)
+    return reads._alert_view(app_services.settings, session.tenant_id, alert)
 
 
 @page
@@ -137,7 +137,7 @@ async def update_alert(request: Request, session: ConsoleSession) -> Response:
 async def test_alert(request: Request, session: ConsoleSession) -> Response:
     """Post the alert's message, filled in as TradingView would, to its webhook URL through
     the gateway itself: the whole path (token, limits, admission, log) runs."""
-    svc = services(request)
+    app_services = services(request)
     shown = await _own_alert(request, session)
     form = request.state.form
     message = views.test_message(
@@ -147,7 +147,7 @@ async def test_alert(request: Request, session: ConsoleSession) -> Response:
         format_time(datetime.now(UTC)),
     )
     status, body = await _post_webhook(
-        request, shown["WebhookUrl"][len(svc.settings.base_url) :], message.encode()
+        request, shown["WebhookUrl"][len(app_services.settings.base_url) :], message.encode()
     )
     answer = {"status": str(status), "message": message, "answer": body.decode("utf-8", "replace")}
     return _alert_form(request, session, shown.get("Kind", "indicator"), shown, tested=answer)

@@ -22,13 +22,13 @@ from gateway.services import services
 
 async def broker_views(request: Request, tenant_id: str) -> list[dict[str, Any]]:
     """Each broker as the API shows it; a paper broker with its account."""
-    svc = services(request)
-    records = await svc.trading.records(tenant_id, BROKERS)
+    app_services = services(request)
+    records = await app_services.trading.records(tenant_id, BROKERS)
     records.setdefault(DEFAULT_BROKER_ID, DEFAULT_PAPER_BROKER)
     shown = []
     for broker_id in sorted(records):
         record = records[broker_id]
-        connections = await svc.trading.broker_connections(tenant_id, broker_id)
+        connections = await app_services.trading.broker_connections(tenant_id, broker_id)
         view = reads._broker_view(record, connections)
         if view is None:
             continue

@@ -13,7 +13,7 @@ import orjson
 from starlette.requests import Request
 
 from baas.core.envelope import parse_request
-from baas.core.events import format_time
+from baas.core.event_time import format_time
 from baas.core.problems import Problem
 from baas.store.eventlog import IdReused, KeyRevoked
 from gateway.console.sessions import ConsoleSession
@@ -40,9 +40,9 @@ async def append_command(
 ) -> str:
     """Append one command; its event id. Raises the API's Problems (400/422 with the schema's
     errors, 409) and Limited."""
-    svc = services(request)
+    app_services = services(request)
     ip = request_ip(request)
-    await gate(svc, ip, None, None)
+    await gate(app_services, ip, None, None)
     sent_id = request.state.form.get("event_id", "")
     received_at = format_time(datetime.now(UTC))
     event = {
@@ -54,15 +54,17 @@ async def append_command(
     }
     try:
         submissions = parse_request(JSON, {}, orjson.dumps(event))
-        commands = admit_commands(svc, session.tenant_id, received_at, submissions)
+        commands = admit_commands(app_services, session.tenant_id, received_at, submissions)
     except Problem:
-        await svc.limits.count_tenant_write(session.tenant_id)
+        await app_services.limits.count_tenant_write(session.tenant_id)
         raise
     try:
-        results = await svc.log.append(session.tenant_id, session.key_id, ip, received_at, commands)
+        results = await app_services.log.append(
+            session.tenant_id, session.key_id, ip, received_at, commands
+        )
     except KeyRevoked:
         raise Problem(401, INVALID_KEY) from None
     except IdReused as reused:
         raise id_reused(commands, reused, batch=False) from None
-    count_appended(svc, commands, results)
+    count_appended(app_services, commands, results)
     return results[0].event_id

@@ -55,16 +55,16 @@ async def sign_in(request: Request) -> Response:
 
 
 async def _sign_in(request: Request) -> Response:
-    svc = services(request)
-    if await find_session(svc, request.cookies.get(SESSION_COOKIE, "")):
+    app_services = services(request)
+    if await find_session(app_services, request.cookies.get(SESSION_COOKIE, "")):
         return redirect("/console/")
     if request.method == "GET":
         return _sign_in_form(request)
     try:
         form = await read_form(request)
         check_csrf(form.get(CSRF_FIELD), request.cookies.get(SIGN_IN_COOKIE))
-        owner = await key_owner(svc, request_ip(request), form.get("api_key", "").strip())
-        session = await open_session(svc, owner.tenant_id, owner.key_id)
+        owner = await key_owner(app_services, request_ip(request), form.get("api_key", "").strip())
+        session = await open_session(app_services, owner.tenant_id, owner.key_id)
     except Limited as limited:
         problem = too_many(request, limited)
         return _sign_in_form(request, 429, problem.detail, problem.headers)
@@ -74,7 +74,11 @@ async def _sign_in(request: Request) -> Response:
         return error_page(request, problem, None)
     response = redirect("/console/")
     set_cookie(
-        request, response, SESSION_COOKIE, session.session_id, svc.settings.console_session_seconds
+        request,
+        response,
+        SESSION_COOKIE,
+        session.session_id,
+        app_services.settings.console_session_seconds,
     )
     drop_cookie(request, response, SIGN_IN_COOKIE)
     return response
@@ -105,42 +109,42 @@ async def sign_out(request: Request, session: ConsoleSession) -> Response:
 
 @page
 async def overview(request: Request, session: ConsoleSession) -> Response:
-    svc = services(request)
+    app_services = services(request)
     tenant_id = session.tenant_id
-    signals = await svc.trading.signal_page(tenant_id, None, LAST_SIGNALS, lambda _: True)
+    signals = await app_services.trading.signal_page(tenant_id, None, LAST_SIGNALS, lambda _: True)
     return render(
         request,
         "overview.html",
         session=session,
         brokers=await broker_views(request, tenant_id),
         signals=[views.signal_row(s) for s in signals.signals],
-        health=await _health(svc, tenant_id),
-        poll_ms=round(svc.settings.console_poll_seconds * 1000),
+        health=await _health(app_services, tenant_id),
+        poll_ms=round(app_services.settings.console_poll_seconds * 1000),
     )
 
 
-async def _health(svc: Services, tenant_id: str) -> dict[str, Any]:
+async def _health(app_services: Services, tenant_id: str) -> dict[str, Any]:
     """Store reachable; the workers' consumer group on the tenant's log: consumers seen within
     BAAS_WORKER_CLAIM_IDLE_SECONDS (alive), entries not yet read (lag), pending entries and the
     oldest one's age."""
-    await svc.store.ping()
-    stream = svc.keyspace.tenant_log(tenant_id)
+    await app_services.store.ping()
+    stream = app_services.keyspace.tenant_log(tenant_id)
     health: dict[str, Any] = {"store": True, "workers": 0, "lag": None, "pending": 0}
     try:
-        groups = await svc.store.xinfo_groups(stream)
+        groups = await app_services.store.xinfo_groups(stream)
     except ResponseError:  # no log yet: nothing was ever sent
         return health
     group = next((g for g in groups if _text(g.get("name")) == COMMANDS_GROUP), None)
     if group is None:
         return health
-    consumers = await svc.store.xinfo_consumers(stream, COMMANDS_GROUP)
-    alive_ms = svc.settings.worker_claim_idle_seconds * 1000
+    consumers = await app_services.store.xinfo_consumers(stream, COMMANDS_GROUP)
+    alive_ms = app_services.settings.worker_claim_idle_seconds * 1000
     health["workers"] = sum(1 for c in consumers if int(c.get("idle", 0)) <= alive_ms)
     health["lag"] = group.get("lag")
     health["pending"] = int(group.get("pending", 0))
     if health["pending"]:
         oldest = _text(group.get("last-delivered-id") or "")
-        summary = await svc.store.xpending(stream, COMMANDS_GROUP)
+        summary = await app_services.store.xpending(stream, COMMANDS_GROUP)
         oldest = _text(summary.get("min") or oldest)
         health["oldest_pending_seconds"] = max(
             0, round(time.time() - int(oldest.partition("-")[0]) / 1000)
@@ -157,7 +161,7 @@ def _text(value: Any) -> str:
 
 @page
 async def signals(request: Request, session: ConsoleSession) -> Response:
-    svc = services(request)
+    app_services = services(request)
     filters = {k: request.query_params.get(k, "").strip() for k in views.FILTERS}
     errors: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
@@ -168,7 +172,7 @@ async def signals(request: Request, session: ConsoleSession) -> Response:
         errors = views.field_errors(problem.errors)
         status = 400
     else:
-        found = await svc.trading.signal_page(
+        found = await app_services.trading.signal_page(
             session.tenant_id, query.cursor, query.limit, query.keep()
         )
         rows = [views.signal_row(s) for s in found.signals]
@@ -185,7 +189,7 @@ async def signals(request: Request, session: ConsoleSession) -> Response:
         statuses=reads.STATUSES,
         next_link=next_link,
         live_url=views.live_link(filters, request.query_params.get("cursor")),
-        poll_ms=round(svc.settings.console_poll_seconds * 1000),
+        poll_ms=round(app_services.settings.console_poll_seconds * 1000),
     )
 
 
@@ -248,16 +252,16 @@ async def _keys_page(
 
 @page
 async def create_key(request: Request, session: ConsoleSession) -> Response:
-    svc = services(request)
+    app_services = services(request)
     name = request.state.form.get("name", "").strip()[:100]
     try:
-        issued = await svc.tenants.create_key(
-            session.tenant_id, name, limit=svc.settings.max_api_keys_per_tenant
+        issued = await app_services.tenants.create_key(
+            session.tenant_id, name, limit=app_services.settings.max_api_keys_per_tenant
         )
     except TooManyKeys:
         error = (
-            f"This tenant has {svc.settings.max_api_keys_per_tenant} active keys, the most "
-            "allowed (BAAS_MAX_API_KEYS_PER_TENANT): revoke one first."
+            f"This tenant has {app_services.settings.max_api_keys_per_tenant} active keys, "
+            "the most allowed (BAAS_MAX_API_KEYS_PER_TENANT): revoke one first."
         )
         return await _keys_page(request, session, 409, error=error)
     return await _keys_page(request, session, 201, new_key=issued.api_key)

@@ -43,33 +43,33 @@ def _ms(value: float) -> int:
 
 
 async def _lookup(
-    request: Request, svc: Services, index: str, key_digest: str, strategy_id: str
+    request: Request, app_services: Services, index: str, key_digest: str, strategy_id: str
 ) -> tuple[int, bytes | None, bytes | None]:
     """The IP's auth failures (or raise Limited), the key's index record, the strategy's tenant."""
     ip = request_ip(request)
     commands = [
-        svc.limits.ip_gate_command(ip),
-        ("HGET", svc.keyspace.strategy_index, strategy_id),
+        app_services.limits.ip_gate_command(ip),
+        ("HGET", app_services.keyspace.strategy_index, strategy_id),
     ]
     if key_digest:
         commands.append(("HGET", index, key_digest))
-    replies = await svc.pipelined.pipeline(*commands)
+    replies = await app_services.pipelined.pipeline(*commands)
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
-    failures = svc.limits.ip_gate_result(replies[0])
+    failures = app_services.limits.ip_gate_result(replies[0])
     return failures, (replies[2] if key_digest else None), replies[1]
 
 
 async def authenticate_bearer(request: Request, strategy_id: str) -> LedgerCaller:
     """The caller of an ``/api/v1/strategies/{strategy_id}/…`` endpoint."""
-    svc = services(request)
+    app_services = services(request)
     header = request.headers.get("authorization")
     match = BEARER.fullmatch(header) if header else None
     token = match.group(1) if match else ""
     key_digest = apikeys.digest(token) if token else ""
     failures, key_record, tenant = await _lookup(
-        request, svc, svc.keyspace.ledger_key_index, key_digest, strategy_id
+        request, app_services, app_services.keyspace.ledger_key_index, key_digest, strategy_id
     )
     if not header:
         raise await reject_key(
@@ -86,20 +86,20 @@ async def authenticate_bearer(request: Request, strategy_id: str) -> LedgerCalle
         raise LedgerError(404, f"Strategy {strategy_id} not found.")
     if owner.strategy_id != strategy_id:
         raise LedgerError(403, f"This API key does not grant access to strategy {strategy_id}.")
-    await _count_key(request, svc, owner)
+    await _count_key(request, app_services, owner)
     if failures:
-        await svc.limits.clear_auth_failures(request_ip(request))
+        await app_services.limits.clear_auth_failures(request_ip(request))
     return LedgerCaller(owner.tenant_id, owner.strategy_id, owner.key_id, request_ip(request))
 
 
-async def _count_key(request: Request, svc: Services, owner: LedgerKeyOwner) -> None:
-    s = svc.settings
-    reply = await svc.pipelined.call(
+async def _count_key(request: Request, app_services: Services, owner: LedgerKeyOwner) -> None:
+    s = app_services.settings
+    reply = await app_services.pipelined.call(
         "FCALL",
         "baas_ledger_key_gate",
         2,
-        svc.keyspace.ledger_key_window(owner.tenant_id, owner.key_id),
-        svc.keyspace.strategy_keys(owner.tenant_id, owner.strategy_id),
+        app_services.keyspace.ledger_key_window(owner.tenant_id, owner.key_id),
+        app_services.keyspace.strategy_keys(owner.tenant_id, owner.strategy_id),
         owner.key_id,
         s.ledger_key_limit,
         _ms(s.ledger_key_window_seconds),
@@ -109,7 +109,7 @@ async def _count_key(request: Request, svc: Services, owner: LedgerKeyOwner) -> 
     if status == b"revoked":
         raise await reject_key(request, INVALID_KEY)
     if status == b"limited":
-        svc.metrics.limited["ledger_key"] += 1
+        app_services.metrics.limited["ledger_key"] += 1
         retry_after = max(1, -(-int(reply[1]) // 1000))
         raise LedgerError(
             429,
@@ -123,11 +123,11 @@ async def authenticate_strategy_owner(
     request: Request, strategy_id: str
 ) -> tuple[Strategy, KeyOwner]:
     """For the key-management endpoints: the strategy, and its tenant's X-Api-Key owner."""
-    svc = services(request)
+    app_services = services(request)
     key = request.headers.get(API_KEY_HEADER)
     key_digest = apikeys.digest(key) if key else ""
     failures, key_record, tenant = await _lookup(
-        request, svc, svc.keyspace.api_key_index, key_digest, strategy_id
+        request, app_services, app_services.keyspace.api_key_index, key_digest, strategy_id
     )
     if not key:
         raise await reject_key(
@@ -144,5 +144,5 @@ async def authenticate_strategy_owner(
     if owner.tenant_id != strategy.tenant_id:
         raise LedgerError(403, f"This API key does not grant access to strategy {strategy_id}.")
     if failures:
-        await svc.limits.clear_auth_failures(request_ip(request))
+        await app_services.limits.clear_auth_failures(request_ip(request))
     return strategy, owner

@@ -254,13 +254,13 @@ async def post_orders(request: Request) -> Response:
     caller = await authenticate_bearer(request, strategy_id)
     now = datetime.now(UTC)
     inputs = parse_orders(await _body(request), now, services(request).settings.ledger_max_orders)
-    ls = ledger_services(request)
+    ledger = ledger_services(request)
     try:
-        result = await ls.ledger.record_orders(
+        result = await ledger.ledger.record_orders(
             caller.tenant_id,
             strategy_id,
             inputs,
-            functools.partial(ls.prices.closes_on, tenant_id=caller.tenant_id),
+            functools.partial(ledger.prices.closes_on, tenant_id=caller.tenant_id),
             key_id=caller.key_id,
             client_ip=caller.client_ip,
             now=now,
@@ -329,10 +329,10 @@ async def post_cash(request: Request) -> Response:
 async def get_state(request: Request) -> Response:
     strategy_id = request.path_params["strategyId"]
     caller = await authenticate_bearer(request, strategy_id)
-    ls = ledger_services(request)
-    projection = await ls.ledger.projection(caller.tenant_id, strategy_id)
+    ledger = ledger_services(request)
+    projection = await ledger.ledger.projection(caller.tenant_id, strategy_id)
     state = projection.state
-    latest = await ls.prices.latest(state.positions, caller.tenant_id)
+    latest = await ledger.prices.latest(state.positions, caller.tenant_id)
     valuation = mark_to_market(state, newest_prices(latest, state.last_fills))
     positions = [
         {

@@ -6,6 +6,7 @@ import re
 
 import httpx
 
+from baas.bootstrap import command_consumer
 from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy
 from baas.settings import Settings
@@ -42,4 +43,4 @@ async def signed_in(client: httpx.AsyncClient, api_key: str) -> str:
 def worker(store: object, keyspace: Keyspace, settings: Settings) -> LogConsumer:
     """A worker's consumer of the trading commands, stepped by the test."""
     handler = CommandHandler(TradingStore(store, keyspace), SignalPolicy())  # type: ignore[arg-type]
-    return LogConsumer(store, keyspace, settings, "w1", handler.handle, handler.give_up)
+    return command_consumer(store, keyspace, settings, "w1", handler)  # type: ignore[arg-type]

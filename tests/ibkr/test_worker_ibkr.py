@@ -20,7 +20,7 @@ from baas.core.trading.signals import SignalPolicy
 from baas.store.trading import TradingStore
 from tests.conftest import app_client, free_port, new_tenant
 from tests.fakes.ib_gateway import Drop, FakeIBGateway, Fill, Hold, Reject
-from tests.workers.conftest import Desk, handle_again, now_iso
+from tests.workers.conftest import TradingDesk, handle_again, now_iso
 from workers.brokers import BrokerRegistry
 from workers.handlers import CommandHandler
 
@@ -45,7 +45,7 @@ async def ib_desk(
         registry = BrokerRegistry(store, keyspace, trading, fast, "w-test")
         handler = CommandHandler(trading, SignalPolicy(), brokers=registry)
         consumer = command_consumer(store, keyspace, fast, "w-test", handler)
-        trading_desk = Desk(client, tenant, consumer, trading, keyspace, store)
+        trading_desk = TradingDesk(client, tenant, consumer, trading, keyspace, store)
         await trading_desk.send(
             "ConfigureBroker",
             {
