@@ -103,6 +103,9 @@ class LogConsumer(Generic[Entry]):
                 self._replay_pending = True
                 log.warning("store error; retrying", extra={"error": str(exc)})
                 await asyncio.sleep(1)
+            except Exception:  # a bug must not end the loop: the worker would look alive, idle
+                log.exception("consumer turn failed; retrying", extra={"group": self.group})
+                await asyncio.sleep(1)
 
     async def step(self) -> int:
         """One turn of the loop: discover, claim, read, handle. Returns the entries handled."""
@@ -188,7 +191,16 @@ class LogConsumer(Generic[Entry]):
                 done.append(entry_id)
                 continue
             entry = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            decoded = self.decode(entry, tenant_id, orjson.loads(fields[b"event"]))
+            try:
+                decoded = self.decode(entry, tenant_id, orjson.loads(fields[b"event"]))
+            except Exception:
+                # Only a hand-written or damaged entry: the gateway logs checked commands. It stays
+                # in the log, unacted on; held pending, it would stop this tenant's every turn.
+                log.exception(
+                    "unreadable log entry skipped", extra={"tenant_id": tenant_id, "entry": entry}
+                )
+                done.append(entry_id)
+                continue
             if decoded is not None:
                 try:
                     await self.handle(decoded)
