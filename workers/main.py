@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,10 +30,33 @@ from baas.settings import Settings
 from baas.store.connection import store_url
 from baas.store.trading import Recorded, TradingStore
 from workers.arq_keys import arq_keys_under
+from workers.consumer import STORE_UNAVAILABLE
+from workers.outcome_log import log_outcomes
 
 log = logging.getLogger("baas.worker")
 
 
+Job = Callable[[dict[str, Any]], Awaitable[int]]
+
+
+def outage_tolerant(job: Job) -> Job:
+    """A scheduled job that meets a store outage says so in one line and waits for its next run
+    (arq would log the failure with a traceback every time)."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any]) -> int:
+        try:
+            return await job(ctx)
+        except (RedisError, *STORE_UNAVAILABLE) as exc:
+            log.warning(
+                f"{job.__name__} skipped: the store is unavailable", extra={"error": str(exc)}
+            )
+            return 0
+
+    return run
+
+
+@outage_tolerant
 async def expire_paper_orders(ctx: dict[str, Any]) -> int:
     """Cancel resting paper limit orders whose time in force has passed."""
     trading: TradingStore = ctx["trading"]
@@ -52,11 +77,13 @@ async def expire_paper_orders(ctx: dict[str, Any]) -> int:
                 await trading.record(tenant_id, "", version, prefix, outcomes, model, now)
                 is Recorded.OK
             ):
+                log_outcomes(tenant_id, outcomes)
                 expired += len(outcomes)
                 break
     return expired
 
 
+@outage_tolerant
 async def reconcile_brokers(ctx: dict[str, Any]) -> int:
     """Executions the brokers made while this worker was not listening reach the log."""
     return await ctx["brokers"].reconcile()

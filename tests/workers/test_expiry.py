@@ -7,12 +7,16 @@ from datetime import timedelta
 
 import pytest
 
+from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy
+from baas.store.connection import open_store
+from baas.store.trading import TradingStore
+from tests.conftest import free_port, make_settings
 from workers.handlers import CommandHandler
 from workers.main import expire_paper_orders, quiet_job_logs
 
 
-async def test_an_unfilled_limit_order_expires(trading_desk):
+async def test_an_unfilled_limit_order_expires(trading_desk, caplog):
     handler = CommandHandler(trading_desk.trading, SignalPolicy(limit_order_ttl=timedelta(0)))
     trading_desk.consumer.handle = handler.handle
     await trading_desk.alert()
@@ -25,7 +29,12 @@ async def test_an_unfilled_limit_order_expires(trading_desk):
         "keyspace": trading_desk.keyspace,
         "store": trading_desk.store,
     }
-    assert await expire_paper_orders(ctx) == 1
+    with caplog.at_level(logging.INFO, logger="baas.worker"):
+        assert await expire_paper_orders(ctx) == 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "baas.worker"]
+    assert [line for line in lines if line.startswith("signal ")] == [
+        f"signal {resting} cancelled on paper: expired"
+    ]
     record = await trading_desk.signal_record(resting)
     assert record["Status"] == "cancelled"
     assert record["Reason"] == "expired"
@@ -47,3 +56,18 @@ def test_scheduled_job_runs_stay_out_of_the_log_unless_debug(
         assert [r.levelname for r in caplog.records] == shown
     finally:
         arq_log.setLevel(before)
+
+
+async def test_a_scheduled_job_that_meets_a_store_outage_logs_one_line(caplog, prefix):
+    settings = make_settings(f"redis://127.0.0.1:{free_port()}/0", prefix, store_timeout_seconds=1)
+    store = open_store(settings.redis_url, settings)
+    keyspace = Keyspace(prefix)
+    ctx = {"trading": TradingStore(store, keyspace), "keyspace": keyspace, "store": store}
+    try:
+        with caplog.at_level(logging.INFO):
+            assert await expire_paper_orders(ctx) == 0
+    finally:
+        await store.aclose()
+    [record] = [r for r in caplog.records if r.name == "baas.worker"]
+    assert record.getMessage() == "expire_paper_orders skipped: the store is unavailable"
+    assert record.exc_info is None
