@@ -16,17 +16,25 @@ from baas.store.tenants import KeyOwner, owner_from_index
 from gateway.client_ip import Network, client_ip
 from gateway.services import Services, services
 
-API_KEY_HEADER = "x-api-key"
 MISSING_KEY = "Missing X-Api-Key header."
 INVALID_KEY = "Invalid or revoked API key."
 
 
-def duplicate_key() -> Problem:
-    """More than one X-Api-Key: which one is meant is not for the gateway to guess."""
+def duplicate_credential(header: str = "X-Api-Key") -> Problem:
+    """A credential header sent more than once: which one is meant is not for the gateway to
+    guess (a reader of the first and a writer of the last would disagree)."""
     return bad_request(
-        "Send exactly one X-Api-Key header.",
-        FieldError("headers.X-Api-Key", "sent more than once"),
+        f"Send exactly one {header} header.",
+        FieldError(f"headers.{header}", "sent more than once"),
     )
+
+
+def credential(request: Request, header: str) -> str | None:
+    """The one value of a credential header, None without one; a 400 when sent more than once."""
+    values = request.headers.getlist(header)
+    if len(values) > 1:
+        raise duplicate_credential(header)
+    return values[0] if values else None
 
 
 def wrong_tenant(tenant_id: str) -> str:
@@ -57,10 +65,7 @@ async def check_ip(request: Request) -> None:
 
 async def authenticate(request: Request, tenant_id: str) -> KeyOwner:
     """The key's owner, or a 401/403/429 Problem. A 401 counts towards the IP's block."""
-    keys = request.headers.getlist(API_KEY_HEADER)
-    if len(keys) > 1:
-        raise duplicate_key()
-    key = keys[0] if keys else None
+    key = credential(request, "X-Api-Key")
     owner = await gate(services(request), request_ip(request), tenant_id, key)
     assert owner is not None
     return owner

@@ -22,7 +22,7 @@ from baas.core.ledger.api_keys import LedgerKeyOwner, ledger_key_owner
 from baas.core.ledger.strategies import Strategy
 from baas.store.ratelimits import unique_member
 from baas.store.tenants import KeyOwner, owner_from_index
-from gateway.guard import API_KEY_HEADER, INVALID_KEY, reject_key, request_ip
+from gateway.guard import INVALID_KEY, credential, reject_key, request_ip
 from gateway.ledger.context import ledger_services
 from gateway.ledger.errors import LedgerError, seconds
 from gateway.services import Services, services
@@ -64,7 +64,7 @@ async def _lookup(
 async def authenticate_bearer(request: Request, strategy_id: str) -> LedgerCaller:
     """The caller of an ``/api/v1/strategies/{strategy_id}/…`` endpoint."""
     app_services = services(request)
-    header = request.headers.get("authorization")
+    header = credential(request, "Authorization")
     match = BEARER.fullmatch(header) if header else None
     token = match.group(1) if match else ""
     key_digest = apikeys.digest(token) if token else ""
@@ -124,7 +124,7 @@ async def authenticate_strategy_owner(
 ) -> tuple[Strategy, KeyOwner]:
     """For the key-management endpoints: the strategy, and its tenant's X-Api-Key owner."""
     app_services = services(request)
-    key = request.headers.get(API_KEY_HEADER)
+    key = credential(request, "X-Api-Key")
     key_digest = apikeys.digest(key) if key else ""
     failures, key_record, tenant = await _lookup(
         request, app_services, app_services.keyspace.api_key_index, key_digest, strategy_id

@@ -101,7 +101,8 @@ def ledger_endpoint(handler: Endpoint) -> Endpoint:
         except LedgerError as exc:
             return detail_response(exc.status, exc.detail, exc.headers, exc.errors)
         except Problem as exc:
-            return detail_response(exc.status, exc.detail, exc.headers)
+            errors = [(error.path, error.message) for error in exc.errors]
+            return detail_response(exc.status, exc.detail, exc.headers, errors)
         except Limited as exc:
             services(request).metrics.limited[exc.limiter.value] += 1
             return detail_response(

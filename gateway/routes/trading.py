@@ -18,7 +18,7 @@ from baas.core.intake import Command, admit, admit_usual
 from baas.core.problems import FieldError, Problem
 from baas.store.eventlog import Appended, IdReused, KeyRevoked, WrongTenant
 from gateway.body import receive_body
-from gateway.guard import INVALID_KEY, duplicate_key, gate, reject, scope_ip, wrong_tenant
+from gateway.guard import INVALID_KEY, duplicate_credential, gate, reject, scope_ip, wrong_tenant
 from gateway.services import Services
 
 JSON = "application/json"
@@ -99,7 +99,7 @@ class SubmitCommand:
                 declared_length = value.decode("latin-1")
             elif name == b"x-api-key":
                 if key is not None:
-                    raise duplicate_key()
+                    raise duplicate_credential()
                 key = value.decode("latin-1")
             elif name.startswith(b"ce-"):
                 ce_headers[name.decode("latin-1")] = value.decode("latin-1")

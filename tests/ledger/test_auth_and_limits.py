@@ -249,3 +249,22 @@ async def test_rate_limit_at_a_lowered_window_slides(store_url, prefix, tenant):
         state = await client.get(f"/api/v1/strategies/{strategy_id}/state", headers=headers)
     # The 429 wrote nothing: 6 orders of 1 share.
     assert state.json()["positions"][0]["quantity"] == 6
+
+
+async def test_a_credential_header_sent_twice_is_400(desk):
+    """A reader of the first and a writer of the last would disagree on which key is meant."""
+    other_id, other_key = await desk.new_strategy()
+    twice = [("Authorization", f"Bearer {other_key}"), ("Authorization", f"Bearer {desk.key}")]
+    keys = [("X-Api-Key", "baas_wrong"), ("X-Api-Key", desk.tenant.api_key)]
+    for answer, header in (
+        (await desk.client.get(desk.url("state"), headers=twice), "Authorization"),
+        (await desk.client.post(desk.url("cash"), json={}, headers=twice), "Authorization"),
+        (
+            await desk.client.get(f"/strategies/{desk.strategy_id}/api-keys", headers=keys),
+            "X-Api-Key",
+        ),
+    ):
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["errors"] == [
+            {"path": f"headers.{header}", "message": "sent more than once"}
+        ]
