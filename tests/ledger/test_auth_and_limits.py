@@ -253,7 +253,7 @@ async def test_rate_limit_at_a_lowered_window_slides(store_url, prefix, tenant):
 
 async def test_a_credential_header_sent_twice_is_400(desk):
     """A reader of the first and a writer of the last would disagree on which key is meant."""
-    other_id, other_key = await desk.new_strategy()
+    _, other_key = await desk.new_strategy()
     twice = [("Authorization", f"Bearer {other_key}"), ("Authorization", f"Bearer {desk.key}")]
     keys = [("X-Api-Key", "baas_wrong"), ("X-Api-Key", desk.tenant.api_key)]
     for answer, header in (
