@@ -318,87 +318,95 @@ redis.register_function('baas_commit', commit)
 -- The ledger ------------------------------------------------------------------------------------
 
 -- A request with a ledger API key: the key must still be active, then its sliding window counts.
--- KEYS: the key's window, the strategy's active keys; ARGV: key id, limit, window ms, member
 -- → {'ok'} | {'revoked'} | {'limited', wait ms}
 local function ledger_key_gate(keys, args)
-  return check_credential(keys[2], args[1], keys[1], args[2], args[3], args[4]) or {'ok'}
+  local key_window, active_keys = keys[1], keys[2]
+  local key_id, key_limit, key_window_ms, member = args[1], args[2], args[3], args[4]
+  return check_credential(active_keys, key_id, key_window, key_limit, key_window_ms, member)
+    or {'ok'}
 end
 
 -- A strategy created, with its event in the log; a tenant's default strategy only once.
--- KEYS: log, strategies hash, default-strategy key
--- ARGV: strategy id, record, event, received_at, '1' for the default strategy else '0'
+-- `default`: '1' for the tenant's default strategy, else '0'
 -- → {'created', id} | {'exists', id of the default strategy already there}
 local function ledger_strategy(keys, args)
-  if args[5] == '1' then
-    local existing = redis.call('GET', keys[3])
+  local log, strategies, default_strategy = keys[1], keys[2], keys[3]
+  local strategy_id, record, event, received_at, default = args[1], args[2], args[3], args[4],
+    args[5]
+  if default == '1' then
+    local existing = redis.call('GET', default_strategy)
     if existing then
       return {'exists', existing}
     end
-    redis.call('SET', keys[3], args[1])
+    redis.call('SET', default_strategy, strategy_id)
   end
-  redis.call('HSET', keys[2], args[1], args[2])
-  redis.call('XADD', keys[1], '*', 'event', args[3], 'received_at', args[4])
-  return {'created', args[1]}
+  redis.call('HSET', strategies, strategy_id, record)
+  redis.call('XADD', log, '*', 'event', event, 'received_at', received_at)
+  return {'created', strategy_id}
 end
 
 -- Ledger events recorded with the projection they lead to and their idempotency records, all or
 -- nothing. Refused if the key was revoked meanwhile, or if another write was recorded for the
 -- strategy since this one read its state (the caller reads again and retries).
--- KEYS: log, state hash, history list, the strategy's active keys, then hashes and lists that
---       the writes below name by position
--- ARGV: key id ('' when no key sent it), expected version, received_at, client ip, new state,
---       n events, events..., n hash writes, (position, field, value)...,
---       n list pushes, (position, value)...
+-- `key_id`: '' when no key sent it; `targets`: the hashes and lists the writes name by position;
+-- `changes`: n events, events..., n hash writes, (position in `targets`, field, value)...,
+-- n list pushes, (position in `targets`, value)...
 -- → 'ok' | 'conflict' | 'revoked'
 local function ledger_commit(keys, args)
-  local key_id = args[1]
-  if key_id ~= '' and redis.call('HEXISTS', keys[4], key_id) == 0 then
+  local log, state, history, active_keys = keys[1], keys[2], keys[3], keys[4]
+  local targets = rest(keys, 5)
+  local key_id, expected_version, received_at, client_ip, new_state = args[1], args[2], args[3],
+    args[4], args[5]
+  local changes = rest(args, 6)
+  if key_id ~= '' and redis.call('HEXISTS', active_keys, key_id) == 0 then
     return 'revoked'
   end
-  local version = tonumber(redis.call('HGET', keys[2], 'version') or '0')
-  if version ~= tonumber(args[2]) then
+  local version = tonumber(redis.call('HGET', state, 'version') or '0')
+  if version ~= tonumber(expected_version) then
     return 'conflict'
   end
-  local n = tonumber(args[6])
-  local i = 7
+  local n = tonumber(changes[1])
+  local i = 2
   for _ = 1, n do
     if key_id ~= '' then
-      redis.call('XADD', keys[1], '*', 'event', args[i], 'received_at', args[3], 'ip', args[4],
-        'key_id', key_id)
+      redis.call('XADD', log, '*', 'event', changes[i], 'received_at', received_at, 'ip',
+        client_ip, 'key_id', key_id)
     else
-      redis.call('XADD', keys[1], '*', 'event', args[i], 'received_at', args[3])
+      redis.call('XADD', log, '*', 'event', changes[i], 'received_at', received_at)
     end
-    redis.call('RPUSH', keys[3], args[i])
+    redis.call('RPUSH', history, changes[i])
     i = i + 1
   end
-  i = hash_writes(keys, args, i)
-  local pushes = tonumber(args[i])
+  i = hash_writes(targets, changes, i)
+  local pushes = tonumber(changes[i])
   i = i + 1
   for _ = 1, pushes do
-    redis.call('RPUSH', keys[tonumber(args[i])], args[i + 1])
+    redis.call('RPUSH', targets[tonumber(changes[i])], changes[i + 1])
     i = i + 2
   end
-  redis.call('HSET', keys[2], 'version', version + n, 'state', args[5])
+  redis.call('HSET', state, 'version', version + n, 'state', new_state)
   return 'ok'
 end
 
 -- Daily closes of one symbol; the latest close is kept beside them for cheap marks.
--- KEYS: closes hash, latest key; ARGV: date, close, date, close, ... (dates YYYY-MM-DD)
+-- `closes`: date, close, date, close, ... (dates YYYY-MM-DD)
 -- → the number of dates that had no close before
 local function prices_put(keys, args)
+  local closes_hash, latest = keys[1], keys[2]
+  local closes = rest(args, 1)
   local added = 0
-  local latest = redis.call('GET', keys[2])
-  local best_date = latest and string.sub(latest, 1, 10) or ''
+  local latest_close = redis.call('GET', latest)
+  local best_date = latest_close and string.sub(latest_close, 1, 10) or ''
   local best_close = nil
-  for i = 1, #args, 2 do
-    added = added + redis.call('HSET', keys[1], args[i], args[i + 1])
-    if args[i] >= best_date then
-      best_date = args[i]
-      best_close = args[i + 1]
+  for i = 1, #closes, 2 do
+    added = added + redis.call('HSET', closes_hash, closes[i], closes[i + 1])
+    if closes[i] >= best_date then
+      best_date = closes[i]
+      best_close = closes[i + 1]
     end
   end
   if best_close then
-    redis.call('SET', keys[2], best_date .. ' ' .. best_close)
+    redis.call('SET', latest, best_date .. ' ' .. best_close)
   end
   return added
 end

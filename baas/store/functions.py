@@ -140,3 +140,60 @@ def commit(
         (log, version, handled, signal_index, *models),
         (command, expected_version, received_at, *changes),
     )
+
+
+def ledger_key_gate(
+    key_window: Key,
+    active_keys: Key,
+    key_id: Arg,
+    key_limit: Arg,
+    key_window_ms: Arg,
+    member: Arg,
+) -> Call:
+    return Call(
+        "baas_ledger_key_gate",
+        (key_window, active_keys),
+        (key_id, key_limit, key_window_ms, member),
+    )
+
+
+def ledger_strategy(
+    log: Key,
+    strategies: Key,
+    default_strategy: Key,
+    strategy_id: Arg,
+    record: Arg,
+    event: Arg,
+    received_at: Arg,
+    default: Arg,
+) -> Call:
+    return Call(
+        "baas_ledger_strategy",
+        (log, strategies, default_strategy),
+        (strategy_id, record, event, received_at, default),
+    )
+
+
+def ledger_commit(
+    log: Key,
+    state: Key,
+    history: Key,
+    active_keys: Key,
+    targets: Keys,
+    key_id: Arg,
+    expected_version: Arg,
+    received_at: Arg,
+    client_ip: Arg,
+    new_state: Arg,
+    changes: Args,
+) -> Call:
+    """``changes`` name the hashes and lists they write by their position in ``targets`` (1 on)."""
+    return Call(
+        "baas_ledger_commit",
+        (log, state, history, active_keys, *targets),
+        (key_id, expected_version, received_at, client_ip, new_state, *changes),
+    )
+
+
+def prices_put(closes_hash: Key, latest: Key, closes: Args) -> Call:
+    return Call("baas_prices_put", (closes_hash, latest), tuple(closes))

@@ -68,13 +68,14 @@ from baas.core.ledger.writes import (
     SnapshotRecorded,
     unrecorded_orders,
 )
+from baas.store import functions
 from baas.store.capped import hset_capped
 
 MAX_ATTEMPTS = 50
 HISTORY_PAGE = 10_000
 
-# Positions of the commit's extra keys (after log, state, history, active keys).
-_ORDER_IDS, _CASH_IDS, _RECONCILIATION = 5, 6, 7
+# Positions of the hashes and lists a commit writes in its ``targets``.
+_ORDER_IDS, _CASH_IDS, _RECONCILIATION = 1, 2, 3
 
 Result = TypeVar("Result")
 
@@ -122,18 +123,17 @@ class LedgerStore:
             strategy.created_at,
             asdict(strategy),
         )
-        status, strategy_id = await self.store.fcall(
-            "baas_ledger_strategy",
-            3,
-            self.keys.tenant_log(tenant_id),
-            self.keys.strategies(tenant_id),
-            self.keys.default_strategy(tenant_id),
-            strategy.strategy_id,
-            record,
-            event,
-            iso(now),
-            "1" if default else "0",
+        call = functions.ledger_strategy(
+            log=self.keys.tenant_log(tenant_id),
+            strategies=self.keys.strategies(tenant_id),
+            default_strategy=self.keys.default_strategy(tenant_id),
+            strategy_id=strategy.strategy_id,
+            record=record,
+            event=event,
+            received_at=iso(now),
+            default="1" if default else "0",
         )
+        status, strategy_id = await self.store.execute_command(*call.command())
         strategy_id = strategy_id.decode()
         if status == b"exists":
             found = await self.get_strategy(tenant_id, strategy_id)
@@ -484,31 +484,30 @@ class LedgerStore:
             if len(history) != expected:  # another write landed since: read everything again
                 return False
             projection.rebuild(history + write.accounting)
-        keys = [
-            self.keys.tenant_log(tenant_id),
-            self.keys.ledger_state(tenant_id, strategy_id),
-            self.keys.ledger_history(tenant_id, strategy_id),
-            self.keys.strategy_keys(tenant_id, strategy_id),
-            self.keys.ledger_order_ids(tenant_id, strategy_id),
-            self.keys.ledger_cash_ids(tenant_id, strategy_id),
-            self.keys.ledger_reconciliation(tenant_id, strategy_id),
-        ]
-        args: list[Any] = [
-            key_id,
-            expected,
-            received_at,
-            client_ip,
-            projection.to_json(),
-            len(write.events),
-            *write.events,
-            len(write.hash_writes),
-        ]
+        changes: list[Any] = [len(write.events), *write.events, len(write.hash_writes)]
         for position, name, value in write.hash_writes:
-            args += [position, name, value]
-        args.append(len(write.list_pushes))
+            changes += [position, name, value]
+        changes.append(len(write.list_pushes))
         for position, value in write.list_pushes:
-            args += [position, value]
-        reply = await self.store.fcall("baas_ledger_commit", len(keys), *keys, *args)
+            changes += [position, value]
+        call = functions.ledger_commit(
+            log=self.keys.tenant_log(tenant_id),
+            state=self.keys.ledger_state(tenant_id, strategy_id),
+            history=self.keys.ledger_history(tenant_id, strategy_id),
+            active_keys=self.keys.strategy_keys(tenant_id, strategy_id),
+            targets=[
+                self.keys.ledger_order_ids(tenant_id, strategy_id),
+                self.keys.ledger_cash_ids(tenant_id, strategy_id),
+                self.keys.ledger_reconciliation(tenant_id, strategy_id),
+            ],
+            key_id=key_id,
+            expected_version=expected,
+            received_at=received_at,
+            client_ip=client_ip,
+            new_state=projection.to_json(),
+            changes=changes,
+        )
+        reply = await self.store.execute_command(*call.command())
         if reply == b"ok":
             return True
         if reply == b"revoked":

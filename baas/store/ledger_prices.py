@@ -26,6 +26,7 @@ from baas.core.ledger.bounds import amount_problem
 from baas.core.ledger.price_files import ImportResult, PriceRow, close_text
 from baas.core.ledger.price_provider import PriceProvider
 from baas.core.ledger.symbols import normalize_symbol
+from baas.store import functions
 
 log = logging.getLogger("baas.prices")
 
@@ -62,16 +63,12 @@ class PriceStore:
         pairs = sorted((d.isoformat(), close_text(c)) for d, c in closes.items())
         added = 0
         for start in range(0, len(pairs), PUT_CHUNK):
-            args = [x for pair in pairs[start : start + PUT_CHUNK] for x in pair]
-            added += int(
-                await self.store.fcall(
-                    "baas_prices_put",
-                    2,
-                    self.keys.price_closes(symbol, tenant_id),
-                    self.keys.price_latest(symbol, tenant_id),
-                    *args,
-                )
+            call = functions.prices_put(
+                closes_hash=self.keys.price_closes(symbol, tenant_id),
+                latest=self.keys.price_latest(symbol, tenant_id),
+                closes=[x for pair in pairs[start : start + PUT_CHUNK] for x in pair],
             )
+            added += int(await self.store.execute_command(*call.command()))
         if pairs:
             symbols = (
                 self.keys.price_symbols

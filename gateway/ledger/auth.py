@@ -20,6 +20,7 @@ from starlette.requests import Request
 from baas.core import apikeys
 from baas.core.ledger.api_keys import LedgerKeyOwner, ledger_key_owner
 from baas.core.ledger.strategies import Strategy
+from baas.store import functions
 from baas.store.ratelimits import unique_member
 from baas.store.tenants import KeyOwner, owner_from_index
 from gateway.guard import INVALID_KEY, credential, reject_key, request_ip
@@ -94,17 +95,15 @@ async def authenticate_bearer(request: Request, strategy_id: str) -> LedgerCalle
 
 async def _count_key(request: Request, app_services: Services, owner: LedgerKeyOwner) -> None:
     s = app_services.settings
-    reply = await app_services.pipelined.call(
-        "FCALL",
-        "baas_ledger_key_gate",
-        2,
-        app_services.keyspace.ledger_key_window(owner.tenant_id, owner.key_id),
-        app_services.keyspace.strategy_keys(owner.tenant_id, owner.strategy_id),
-        owner.key_id,
-        s.ledger_key_limit,
-        _ms(s.ledger_key_window_seconds),
-        unique_member(),
+    call = functions.ledger_key_gate(
+        key_window=app_services.keyspace.ledger_key_window(owner.tenant_id, owner.key_id),
+        active_keys=app_services.keyspace.strategy_keys(owner.tenant_id, owner.strategy_id),
+        key_id=owner.key_id,
+        key_limit=s.ledger_key_limit,
+        key_window_ms=_ms(s.ledger_key_window_seconds),
+        member=unique_member(),
     )
+    reply = await app_services.pipelined.call(*call.command())
     status = reply[0]
     if status == b"revoked":
         raise await reject_key(request, INVALID_KEY)

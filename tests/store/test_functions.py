@@ -13,15 +13,6 @@ from baas.store import functions
 
 LUA = (Path(functions.__file__).parent / "functions.lua").read_text()
 
-# Registered functions whose keys and arguments are still positional offsets (the ledger's, being
-# moved): this list may only shrink.
-NOT_YET_NAMED = {
-    "baas_ledger_key_gate",
-    "baas_ledger_strategy",
-    "baas_ledger_commit",
-    "baas_prices_put",
-}
-
 REGISTERED = dict(re.findall(r"redis\.register_function\('(\w+)', (\w+)\)", LUA))
 BUILDERS = [
     builder
@@ -65,10 +56,9 @@ def python_interface(builder: object) -> dict[str, list[str]]:
     return found
 
 
-def test_every_registered_function_has_a_builder_or_is_listed() -> None:
+def test_every_registered_function_has_a_builder() -> None:
     built = {builder(*_placeholders(builder)).function for builder in BUILDERS}
-    assert built == set(REGISTERED) - NOT_YET_NAMED
-    assert set(REGISTERED) >= NOT_YET_NAMED
+    assert built == set(REGISTERED)
 
 
 @pytest.mark.parametrize("builder", BUILDERS, ids=lambda b: b.__name__)
