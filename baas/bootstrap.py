@@ -165,6 +165,8 @@ class CliServices:
     store: aioredis.Redis
     keyspace: Keyspace
     tenants: TenantRegistry
+    ledger: LedgerStore
+    prices: PriceStore
 
 
 @contextlib.asynccontextmanager
@@ -172,4 +174,23 @@ async def cli_services(settings: Settings) -> AsyncIterator[CliServices]:
     """What a CLI command uses, on the store ``store_session`` reaches."""
     async with store_session(settings) as store:
         keyspace = Keyspace(settings.key_prefix)
-        yield CliServices(store, keyspace, TenantRegistry(store, keyspace))
+        ledger = ledger_services(store, keyspace, settings)
+        yield CliServices(
+            store, keyspace, TenantRegistry(store, keyspace), ledger.ledger, ledger.prices
+        )
+
+
+@contextlib.asynccontextmanager
+async def service_event_log(settings: Settings) -> AsyncIterator[EventLog]:
+    """The event log the service appends its own commands to (the first start's setup)."""
+    connection = MultiplexedConnection(settings.redis_url, settings.store_timeout_seconds)
+    keyspace = Keyspace(settings.key_prefix)
+    try:
+        yield EventLog(
+            connection,
+            keyspace,
+            RateLimits(connection, keyspace, settings),
+            settings.idempotency_retention_seconds,
+        )
+    finally:
+        await connection.close()

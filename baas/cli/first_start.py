@@ -10,17 +10,12 @@ from datetime import UTC, datetime
 import orjson
 from redis.exceptions import RedisError
 
-from baas.cli.store_access import store_session
+from baas.bootstrap import cli_services, service_event_log
 from baas.core.envelope import parse_request
 from baas.core.event_time import format_time
 from baas.core.intake import admit
-from baas.core.keyspace import Keyspace
 from baas.schema_files import load_catalog
 from baas.settings import Settings
-from baas.store.eventlog import EventLog
-from baas.store.multiplexed import MultiplexedConnection
-from baas.store.ratelimits import RateLimits
-from baas.store.tenants import TenantRegistry
 
 STARTER_ALERT = "my-first-alert"
 STARTER_ALERT_COMMAND = {
@@ -43,16 +38,15 @@ async def bootstrap(settings: Settings) -> FirstStart | str:
     """On an empty store, create the first tenant, its key and the starter alert; else the lines
     that list the tenants. Once created, the key is returned to be shown, whatever happens to
     the alert."""
-    async with store_session(settings) as store:
-        registry = TenantRegistry(store, Keyspace(settings.key_prefix))
-        tenants = await registry.list_tenants()
+    async with cli_services(settings) as cli:
+        tenants = await cli.tenants.list_tenants()
         if tenants:
             ids = ", ".join(t.tenant_id for t in tenants)
             return (
                 f"Tenants: {ids}\n"
                 "A new API key: baas keys create --tenant <Tenant ID>   (see baas keys --help)"
             )
-        tenant, issued = await registry.create_tenant("default")
+        tenant, issued = await cli.tenants.create_tenant("default")
     try:
         await configure_starter_alert(settings, tenant.tenant_id, issued.info.key_id)
     except (RedisError, OSError) as exc:
@@ -68,18 +62,8 @@ async def configure_starter_alert(settings: Settings, tenant_id: str, key_id: st
     body = orjson.dumps(STARTER_ALERT_COMMAND)
     submissions = parse_request("application/json", {}, body)
     commands = admit(submissions, load_catalog(settings.schemas_dir), tenant_id, received_at)
-    keyspace = Keyspace(settings.key_prefix)
-    connection = MultiplexedConnection(settings.redis_url, settings.store_timeout_seconds)
-    try:
-        event_log = EventLog(
-            connection,
-            keyspace,
-            RateLimits(connection, keyspace, settings),
-            settings.idempotency_retention_seconds,
-        )
+    async with service_event_log(settings) as event_log:
         await event_log.append(tenant_id, key_id, "", received_at, commands, counted=False)
-    finally:
-        await connection.close()
 
 
 def first_request(base_url: str) -> str:

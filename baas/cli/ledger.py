@@ -11,14 +11,11 @@ from pathlib import Path
 import orjson
 
 from baas.adapters.polygon import price_provider
-from baas.cli.store_access import store_session
-from baas.core.keyspace import Keyspace
+from baas.bootstrap import cli_services
 from baas.core.ledger.errors import UnknownTenant
 from baas.core.ledger.price_files import PriceError, parse_price_csv
 from baas.core.ledger.symbols import normalize_symbol
 from baas.settings import Settings
-from baas.store.ledger import LedgerStore
-from baas.store.ledger_prices import PriceStore
 
 
 def _print_json(value: object) -> None:
@@ -37,11 +34,9 @@ async def strategies_create(args: argparse.Namespace, settings: Settings) -> int
         return _error("--name must not be empty")
     if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
         return _error("--base-currency must be a 3-letter code, e.g. USD")
-    async with store_session(settings) as store:
+    async with cli_services(settings) as cli:
         try:
-            strategy = await LedgerStore(store, Keyspace(settings.key_prefix)).create_strategy(
-                args.tenant, name, currency
-            )
+            strategy = await cli.ledger.create_strategy(args.tenant, name, currency)
         except UnknownTenant:
             return _error(f"no tenant {args.tenant}")
     if args.json:
@@ -53,11 +48,10 @@ async def strategies_create(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def strategies_list(args: argparse.Namespace, settings: Settings) -> int:
-    async with store_session(settings) as store:
-        keyspace = Keyspace(settings.key_prefix)
-        if not await store.hexists(keyspace.tenants, args.tenant):
+    async with cli_services(settings) as cli:
+        if not await cli.store.hexists(cli.keyspace.tenants, args.tenant):
             return _error(f"no tenant {args.tenant}")
-        strategies = await LedgerStore(store, keyspace).list_strategies(args.tenant)
+        strategies = await cli.ledger.list_strategies(args.tenant)
     if args.json:
         _print_json([s.as_dict() for s in strategies])
     else:
@@ -77,10 +71,8 @@ async def prices_import(args: argparse.Namespace, settings: Settings) -> int:
         parsed = parse_price_csv(text, args.symbol)
     except (PriceError, ValueError) as exc:
         return _error(f"{path}: {exc}")
-    async with store_session(settings) as store:
-        result = await PriceStore(store, Keyspace(settings.key_prefix)).import_rows(
-            parsed.rows, parsed.skipped
-        )
+    async with cli_services(settings) as cli:
+        result = await cli.prices.import_rows(parsed.rows, parsed.skipped)
     if args.json:
         _print_json(result.as_dict())
     else:
@@ -105,8 +97,8 @@ async def prices_fetch(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         return _error(str(exc))
     closes = await provider.closes(symbol, start, end)
-    async with store_session(settings) as store:
-        added = await PriceStore(store, Keyspace(settings.key_prefix)).put(symbol, closes)
+    async with cli_services(settings) as cli:
+        added = await cli.prices.put(symbol, closes)
     result = {"symbol": symbol, "provider": provider.name, "fetched": len(closes), "added": added}
     if args.json:
         _print_json(result)
@@ -116,10 +108,9 @@ async def prices_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def prices_list(args: argparse.Namespace, settings: Settings) -> int:
-    async with store_session(settings) as store:
-        prices = PriceStore(store, Keyspace(settings.key_prefix))
-        symbols = await prices.symbols()
-        latest = await prices.latest(symbols)
+    async with cli_services(settings) as cli:
+        symbols = await cli.prices.symbols()
+        latest = await cli.prices.latest(symbols)
     rows = [
         {"symbol": s, "latest_date": latest[s][0].isoformat(), "latest_close": str(latest[s][1])}
         for s in symbols
