@@ -20,7 +20,8 @@ from baas.store.connection import load_functions, open_store
 from baas.store.embedded import EmbeddedValkey
 from baas.store.tenants import TenantRegistry
 from bench.load import Result, fixed_rate, process, saturate
-from tests.conftest import free_port, signal_event
+from tests.support.events import signal_event
+from tests.support.gateway import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PATH = "/tenants/{tenant}/api/trading"

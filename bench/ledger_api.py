@@ -39,8 +39,9 @@ from baas.store.embedded import EmbeddedValkey
 from baas.store.ledger import LedgerStore
 from baas.store.ledger_prices import PriceStore
 from baas.store.tenants import TenantRegistry
-from tests.conftest import live_gateway, make_settings
 from tests.ledger.support import SP500, STOCKS, read_closes
+from tests.support.gateway import live_gateway
+from tests.support.store import make_settings
 
 SYMBOLS = ("AAPL", "IBM", "MSFT")
 BENCHMARK = "^GSPC"

@@ -30,7 +30,7 @@ from baas.core.keyspace import Keyspace
 from baas.settings import env_name
 from bench.ingress import _tenant, bench_store
 from bench.load import process
-from tests.conftest import free_port
+from tests.support.gateway import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import signal_event
+from tests.support.events import signal_event
 
 COMMAND_TIMEOUT = 60
 BANNER_TIMEOUT = 60

@@ -38,7 +38,7 @@ from tests.cli.processes import (
     submit,
     trading,
 )
-from tests.conftest import free_port, live_gateway
+from tests.support.gateway import free_port, live_gateway
 from tests.support.spec import fill_trade_example
 
 

@@ -27,7 +27,8 @@ from tests.cli.processes import (
     first_start,
     trading,
 )
-from tests.conftest import free_port, signal_event
+from tests.support.events import signal_event
+from tests.support.gateway import free_port
 
 FILL_DEADLINE = 30.0
 

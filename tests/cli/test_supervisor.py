@@ -32,7 +32,7 @@ from tests.cli.processes import (
     roles,
     trading,
 )
-from tests.conftest import free_port
+from tests.support.gateway import free_port
 
 RESTART_DEADLINE = 2.0  # the first restart waits 1 s
 OUTCOME_DEADLINE = 60.0

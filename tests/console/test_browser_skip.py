@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
 from tests.console.browser import INSTALL
+from tests.support.repo import REPO
 
 
 def test_without_chromium_the_browser_tests_say_how_to_install_it() -> None:

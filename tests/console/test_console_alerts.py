@@ -9,8 +9,9 @@ import re
 import pytest
 
 from baas.core.keyspace import Keyspace
-from tests.conftest import app_client, new_tenant
 from tests.console.support import csrf_of, signed_in, worker
+from tests.support.gateway import app_client
+from tests.support.store import new_tenant
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TenantCredentials, make_settings
 from tests.console.browser import (
     DEADLINE_MS,
     INSTALL,
@@ -24,6 +23,7 @@ from tests.console.browser import (
     tenants,
     wait_for,
 )
+from tests.support.store import TenantCredentials, make_settings
 
 CHROMIUM = chromium()
 if CHROMIUM is None:

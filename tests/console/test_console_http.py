@@ -11,8 +11,10 @@ import pytest
 from baas.core import apikeys
 from baas.core.keyspace import Keyspace
 from baas.store.tenants import TenantRegistry
-from tests.conftest import app_client, free_port, make_settings, new_tenant, signal_event
 from tests.console.support import SIGN_IN, csrf_of, sign_in, signed_in, worker
+from tests.support.events import signal_event
+from tests.support.gateway import app_client, free_port
+from tests.support.store import make_settings, new_tenant
 
 PAGES = ("/console/", "/console/signals", "/console/keys", "/console/signals.json")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from gateway.console import views
-from tests.conftest import REPO
+from tests.support.repo import REPO
 
 INDICATOR = json.loads((REPO / "schemas/configure-indicator-alert/1.0.json").read_text())
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli.processes import BAAS, FIRST_START, baas_run, clean_env, first_start
-from tests.conftest import free_port
 from tests.docs.snippets import DOCS_BASE_URL, DOCUMENTS, ROOT, Block, blocks, contains
+from tests.support.gateway import free_port
 
 SESSION_TIMEOUT = 300
 READ_WAITS = 60  # half seconds a read answered 404 is tried again (the worker is late)

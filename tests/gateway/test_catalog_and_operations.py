@@ -8,7 +8,9 @@ from redis.asyncio import Redis
 from baas.store.embedded import EmbeddedValkey
 from gateway.app import ROUTES
 from gateway.openapi import OPERATIONS, route_operations
-from tests.conftest import app_client, make_settings, new_tenant, signal_event
+from tests.support.events import signal_event
+from tests.support.gateway import app_client
+from tests.support.store import make_settings, new_tenant
 
 SPEC_LISTING = {"submit-signal", "configure-indicator-alert", "configure-strategy-alert"}
 

@@ -21,7 +21,9 @@ from baas.core.keyspace import Keyspace
 from baas.settings import Settings
 from baas.store.connection import load_functions, open_store
 from baas.store.embedded import EmbeddedValkey
-from tests.conftest import app_client, make_settings, new_tenant, signal_event
+from tests.support.events import signal_event
+from tests.support.gateway import app_client
+from tests.support.store import make_settings, new_tenant
 
 EVENTS = 300
 CHUNK = 25

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 from baas.core.keyspace import Keyspace
-from tests.conftest import new_tenant, signal_event, to_structured
+from tests.support.events import signal_event, to_structured
+from tests.support.store import new_tenant
 
 REQUEST_TIMEOUT = 15.0
 ANSWERS = {202, 400, 403, 409, 413, 415, 422}  # 409: a drawn id used before with another body

@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
-from tests.conftest import live_gateway, make_settings
+from tests.support.gateway import live_gateway
+from tests.support.store import make_settings
 
 pytestmark = pytest.mark.live
 

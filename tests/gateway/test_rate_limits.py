@@ -13,7 +13,9 @@ import time
 import pytest
 
 from baas.store.ratelimits import unique_member
-from tests.conftest import app_client, make_settings, new_tenant, signal_event
+from tests.support.events import signal_event
+from tests.support.gateway import app_client
+from tests.support.store import make_settings, new_tenant
 
 TOO_MANY = "Too Many Requests: rate limit exceeded. Wait the number of seconds in Retry-After."
 

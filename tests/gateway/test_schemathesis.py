@@ -30,7 +30,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import live_gateway, make_settings, new_tenant
+from tests.support.gateway import live_gateway
+from tests.support.store import make_settings, new_tenant
 
 pytestmark = pytest.mark.live
 

@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from baas.core.keyspace import Keyspace
-from tests.conftest import live_gateway, make_settings, new_tenant
+from tests.support.gateway import live_gateway
 from tests.support.spec import (
     SPEC_BASE_URL,
     capture_post_response,
@@ -31,6 +31,7 @@ from tests.support.spec import (
     retry_after_snippet,
     schema_listing,
 )
+from tests.support.store import make_settings, new_tenant
 
 pytestmark = pytest.mark.live
 

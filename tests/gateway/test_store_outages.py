@@ -22,14 +22,9 @@ from baas.settings import Settings
 from baas.store.connection import load_functions, open_store
 from baas.store.embedded import EmbeddedValkey
 from gateway.errors import NOTHING_WRITTEN, OUTCOME_UNKNOWN
-from tests.conftest import (
-    TenantCredentials,
-    app_client,
-    free_port,
-    make_settings,
-    new_tenant,
-    signal_event,
-)
+from tests.support.events import signal_event
+from tests.support.gateway import app_client, free_port
+from tests.support.store import TenantCredentials, make_settings, new_tenant
 
 DEADLINE = 30.0
 

@@ -8,7 +8,9 @@ import pytest
 from baas.core.keyspace import Keyspace
 from baas.store.tenants import TenantRegistry
 from gateway.app import write_path_tenant
-from tests.conftest import app_client, make_settings, new_tenant, signal_event, to_structured
+from tests.support.events import signal_event, to_structured
+from tests.support.gateway import app_client
+from tests.support.store import make_settings, new_tenant
 
 JSON = {"Content-Type": "application/json"}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from baas.bootstrap import worker_services
-from tests.conftest import app_client
+from tests.support.gateway import app_client
 from workers.consumer import COMMANDS_GROUP, LEDGER_GROUP
 
 

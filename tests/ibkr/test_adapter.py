@@ -6,8 +6,7 @@ from decimal import Decimal
 import pytest
 
 from tests.fakes.ib_gateway import FakeIBGateway, Fill, Hold, Reject, messages
-
-from .conftest import MakeBroker, Outcomes, broker_order
+from tests.support.ibkr_broker import MakeBroker, Outcomes, broker_order
 
 OCC = "AAPL  250117C00150000"
 

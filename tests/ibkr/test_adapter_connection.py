@@ -13,9 +13,9 @@ import pytest
 
 from tests.fakes.ib_gateway import Drop, FakeIBGateway, Fill, Hold
 from tests.fakes.ib_gateway.protocol import In
+from tests.support.ibkr_broker import FAST, MakeBroker, Outcomes, broker_order
 from workers.ibkr import IbkrBroker, IbkrConnection, IbkrStopped, check
 
-from .conftest import FAST, MakeBroker, Outcomes, broker_order
 from .support import until
 
 

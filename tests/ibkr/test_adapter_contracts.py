@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from ib_async import CommissionReport, Contract, Execution, Fill
 
+from tests.support.ibkr_broker import broker_order
 from workers.ibkr import (
     Backoff,
     OptionSpec,
@@ -16,8 +17,6 @@ from workers.ibkr import (
     prepare_order,
 )
 from workers.ibkr.reconcile import OrderView, Snapshot, fills_to_deliver, order_state
-
-from .conftest import broker_order
 
 
 @pytest.mark.parametrize(

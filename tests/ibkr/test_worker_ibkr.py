@@ -18,9 +18,10 @@ from baas.bootstrap import command_consumer
 from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy
 from baas.store.trading import TradingStore
-from tests.conftest import app_client, free_port, new_tenant
 from tests.fakes.ib_gateway import Drop, FakeIBGateway, Fill, Hold, Reject
-from tests.workers.conftest import TradingDesk, handle_again, now_iso
+from tests.support.gateway import app_client, free_port
+from tests.support.store import new_tenant
+from tests.support.trading_desk import TradingDesk, handle_again, now_iso
 from workers.brokers import BrokerRegistry
 from workers.handlers import CommandHandler
 

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from baas.settings import Settings
-from tests.conftest import TenantCredentials, app_client
+from tests.support.gateway import app_client
+from tests.support.store import TenantCredentials
 
 from .support import Desk, open_strategy
 

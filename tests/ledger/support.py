@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import REPO, TenantCredentials
+from tests.support.repo import REPO
+from tests.support.store import TenantCredentials
 
 DATA = REPO / "tests" / "data"
 STOCKS = DATA / "stocks-daily-2003-2012.csv"

@@ -16,7 +16,8 @@ from baas.core.ledger import Order
 from baas.core.ledger.errors import LedgerKeyRevoked
 from baas.core.ledger.writes import OrderInput
 from baas.store.ledger import LedgerStore
-from tests.conftest import app_client, make_settings, new_tenant
+from tests.support.gateway import app_client
+from tests.support.store import make_settings, new_tenant
 
 from .support import Desk, create_key, open_strategy
 

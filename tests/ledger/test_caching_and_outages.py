@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from baas.core.keyspace import Keyspace
 from baas.store.ledger_rebuild import rebuild_ledger
-from tests.conftest import app_client, free_port, make_settings
+from tests.support.gateway import app_client, free_port
+from tests.support.store import make_settings
 
 
 async def test_nav_follows_writes_and_price_imports(desk, store, prefix):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from tests.cli.test_cli import baas, clean_env
-from tests.conftest import app_client, make_settings, new_tenant
+from tests.support.gateway import app_client
+from tests.support.store import make_settings, new_tenant
 
 from .support import create_strategy
 

@@ -134,7 +134,8 @@ async def test_a_body_that_is_not_json_is_400(desk, content, detail):
 
 
 async def test_too_large_a_body_is_413(store_url, prefix, tenant):
-    from tests.conftest import app_client, make_settings
+    from tests.support.gateway import app_client
+    from tests.support.store import make_settings
 
     from .support import open_strategy
 

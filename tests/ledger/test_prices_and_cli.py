@@ -21,7 +21,8 @@ from baas.core.keyspace import Keyspace
 from baas.core.ledger.price_files import PriceError, parse_price_csv
 from baas.settings import Settings, env_name
 from baas.store.ledger_prices import PriceStore
-from tests.conftest import REPO, new_tenant
+from tests.support.repo import REPO
+from tests.support.store import new_tenant
 
 from .support import SP500, STOCKS, read_closes
 

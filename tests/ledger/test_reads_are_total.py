@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TenantCredentials, app_client, make_settings
+from tests.support.gateway import app_client
+from tests.support.store import TenantCredentials, make_settings
 
 from .support import open_strategy
 

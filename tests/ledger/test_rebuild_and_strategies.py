@@ -11,7 +11,7 @@ import orjson
 from baas.core.keyspace import Keyspace
 from baas.store.ledger import LedgerStore, default_strategy_id
 from baas.store.ledger_rebuild import rebuild_ledger
-from tests.conftest import new_tenant
+from tests.support.store import new_tenant
 
 from .support import Desk, create_strategy, open_strategy
 

@@ -24,7 +24,8 @@ import orjson
 import pytest
 import requests
 
-from tests.conftest import live_gateway, make_settings, new_tenant
+from tests.support.gateway import live_gateway
+from tests.support.store import make_settings, new_tenant
 
 from . import spec
 

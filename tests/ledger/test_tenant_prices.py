@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from baas.core.keyspace import Keyspace
 from baas.store.ledger_prices import PriceStore
-from tests.conftest import new_tenant
+from tests.support.store import new_tenant
 
 from .support import Desk, open_strategy
 

@@ -3,8 +3,8 @@ with compose.ibkr.yaml (compose interpolates every service of every file, profil
 
 from __future__ import annotations
 
-from tests.conftest import REPO
 from tests.support.compose import load
+from tests.support.repo import REPO
 
 PLAIN = [REPO / "compose.yaml"]
 WITH_IBKR = [REPO / "compose.yaml", REPO / "compose.ibkr.yaml"]

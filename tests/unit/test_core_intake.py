@@ -19,7 +19,7 @@ from baas.core.intake import admit, admit_usual
 from baas.core.problems import FieldError, Problem
 from baas.schema_files import load_catalog
 from gateway.client_ip import client_ip, parse_networks
-from tests.conftest import signal_event, to_structured
+from tests.support.events import signal_event, to_structured
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "schemas")
 NOW = datetime(2026, 4, 27, 11, 20, tzinfo=UTC)

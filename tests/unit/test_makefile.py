@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.repo import REPO
 
 RUN_INSTALL = "pip install --quiet -e .\n"
 DEV_INSTALL = "pip install --quiet -e '.[dev]'"

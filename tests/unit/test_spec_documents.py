@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.repo import REPO
 from tests.support.spec_documents import DOCUMENTS, SpecDocument
 
 

@@ -3,8 +3,8 @@ store."""
 
 from __future__ import annotations
 
-from tests.conftest import REPO
 from tests.support.imports import imports_the_store
+from tests.support.repo import REPO
 
 UNIT = REPO / "tests" / "unit"
 

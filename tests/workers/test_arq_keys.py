@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from baas.store.embedded import EmbeddedValkey
-from tests.conftest import make_settings
+from tests.support.store import make_settings
 from tests.workers.test_crash_safety import start_worker, stop
 
 pytestmark = pytest.mark.live

@@ -18,8 +18,10 @@ import orjson
 import pytest
 
 from baas.core.keyspace import Keyspace
-from tests.conftest import REPO, app_client, new_tenant, settings_env
-from tests.workers.conftest import now_iso
+from tests.support.gateway import app_client
+from tests.support.repo import REPO
+from tests.support.store import new_tenant, settings_env
+from tests.support.trading_desk import now_iso
 
 pytestmark = pytest.mark.live
 

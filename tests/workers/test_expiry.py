@@ -11,7 +11,8 @@ from baas.core.keyspace import Keyspace
 from baas.core.trading.signals import SignalPolicy
 from baas.store.connection import open_store
 from baas.store.trading import TradingStore
-from tests.conftest import free_port, make_settings
+from tests.support.gateway import free_port
+from tests.support.store import make_settings
 from workers.handlers import CommandHandler
 from workers.main import expire_paper_orders, quiet_job_logs
 

@@ -10,7 +10,7 @@ import orjson
 from baas.core.trading.paper import PaperAccount
 from baas.store.ledger import LedgerStore
 from baas.store.ledger_prices import PriceStore
-from tests.workers.conftest import handle_again
+from tests.support.trading_desk import handle_again
 
 
 async def test_paper_fills_reach_the_default_strategy_with_the_starting_cash(trading_desk):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tests.workers.conftest import now_iso
+from tests.support.trading_desk import now_iso
 
 
 async def test_the_spec_buy_and_sell_fill_in_the_paper_account(trading_desk):

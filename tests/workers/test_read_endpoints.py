@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baas.core.trading.tradingview import indicator_message_template, strategy_message_template
-from tests.conftest import app_client, new_tenant
-from tests.workers.conftest import now_iso
+from tests.support.gateway import app_client
+from tests.support.store import new_tenant
+from tests.support.trading_desk import now_iso
 
 READ_ROUTES = [
     "/api/signals",

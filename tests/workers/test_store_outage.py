@@ -17,8 +17,9 @@ from baas.core.trading.signals import SignalPolicy
 from baas.store.connection import load_functions, open_store
 from baas.store.embedded import EmbeddedValkey
 from baas.store.trading import TradingStore
-from tests.conftest import app_client, make_settings, new_tenant
-from tests.workers.conftest import TradingDesk
+from tests.support.gateway import app_client
+from tests.support.store import make_settings, new_tenant
+from tests.support.trading_desk import TradingDesk
 from workers.consumer import MAX_FAILURES, LogConsumer
 from workers.handlers import CommandHandler
 

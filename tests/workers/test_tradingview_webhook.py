@@ -13,8 +13,9 @@ import pytest
 
 from baas.core.trading.tradingview import parse_message, to_signal
 from gateway.routes.webhooks import TENANT_LIMITED, TRADINGVIEW_IPS
-from tests.conftest import app_client, free_port, make_settings, new_tenant
-from tests.workers.conftest import now_iso
+from tests.support.gateway import app_client, free_port
+from tests.support.store import make_settings, new_tenant
+from tests.support.trading_desk import now_iso
 
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 INVALID = {"detail": "Invalid webhook URL.", "errors": []}

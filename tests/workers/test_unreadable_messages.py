@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.conftest import signal_event
+from tests.support.events import signal_event
 from tests.workers.test_tradingview_webhook import fire, webhook
 
 SURROGATE = "holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not Unicode text"
