@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.console import alerts, brokers, pages
+from gateway.console import alerts, brokers, ledger, pages
 from gateway.console.security import ConsoleHeaders
 from gateway.console.shell import HERE
 
@@ -33,6 +33,10 @@ CONSOLE = Mount(
         Route("/brokers", brokers.configure_broker, methods=["POST"]),
         Route("/brokers/{brokerId}/remove", brokers.remove_broker, methods=["POST"]),
         Route("/paper/{brokerId}", brokers.paper_account, methods=["GET"]),
+        Route("/ledger", ledger.strategies, methods=["GET"]),
+        Route("/ledger", ledger.create_strategy, methods=["POST"]),
+        Route("/ledger/{strategyId}", ledger.strategy, methods=["GET"]),
+        Route("/ledger/{strategyId}/keys", ledger.create_key, methods=["POST"]),
         Route("/keys", pages.keys, methods=["GET"]),
         Route("/keys", pages.create_key, methods=["POST"]),
         Route("/keys/{keyId}/revoke", pages.revoke_key, methods=["POST"]),

@@ -27,7 +27,7 @@ from baas.core.ledger import (
     newest_prices,
     performance_report,
 )
-from baas.core.ledger.api_keys import KEY_WARNING
+from baas.core.ledger.api_keys import KEY_WARNING, IssuedLedgerKey
 from baas.core.ledger.errors import LedgerKeyRevoked, MissingPrice, UnknownTenant
 from baas.core.ledger.price_files import (
     PriceError,
@@ -36,6 +36,7 @@ from baas.core.ledger.price_files import (
     parse_price_entries,
 )
 from baas.core.ledger.rows import iso
+from baas.core.ledger.strategies import Strategy
 from baas.core.ledger.symbols import normalize_symbol
 from baas.core.problems import FieldError, Problem, bad_request, unprocessable
 from baas.core.surrogates import lone_surrogates
@@ -193,20 +194,24 @@ def _key_view(info: Any) -> dict[str, Any]:
     }
 
 
-@ledger_endpoint
-async def create_key(request: Request) -> Response:
-    strategy, _ = await authenticate_strategy_owner(request, request.path_params["strategyId"])
-    body = await read_body(request, services(request).settings.max_body_bytes)
-    name = parse_key_name(body)
+async def issue_key(request: Request, strategy: Strategy, name: str) -> IssuedLedgerKey:
+    """A new ledger key of the strategy, within BAAS_LEDGER_MAX_KEYS_PER_STRATEGY (409 beyond)."""
     limit = services(request).settings.ledger_max_keys_per_strategy
     try:
-        issued = await ledger_services(request).ledger.create_key(strategy, name, limit=limit)
+        return await ledger_services(request).ledger.create_key(strategy, name, limit=limit)
     except TooManyKeys:
         raise LedgerError(
             409,
             f"Strategy {strategy.strategy_id} has {limit} active API keys, the most allowed "
             "(BAAS_LEDGER_MAX_KEYS_PER_STRATEGY): revoke one first.",
         ) from None
+
+
+@ledger_endpoint
+async def create_key(request: Request) -> Response:
+    strategy, _ = await authenticate_strategy_owner(request, request.path_params["strategyId"])
+    body = await read_body(request, services(request).settings.max_body_bytes)
+    issued = await issue_key(request, strategy, parse_key_name(body))
     info = issued.info
     return json_response(
         {
@@ -365,17 +370,28 @@ async def get_performance(request: Request) -> Response:
     query = parse_performance(
         request.query_params, services(request).settings.ledger_default_benchmark
     )
-    nav, bench = await ledger_services(request).navs.nav(
-        caller.tenant_id, strategy_id, query.benchmark
-    )
-    report = performance_report(
-        strategy_id,
-        nav,
-        benchmark=query.benchmark,
-        benchmark_closes=bench,
-        risk_free_rate=query.risk_free_rate,
+    report = await strategy_performance(
+        request, caller.tenant_id, strategy_id, query.benchmark, query.risk_free_rate
     )
     return json_response(report)
+
+
+async def strategy_performance(
+    request: Request,
+    tenant_id: str,
+    strategy_id: str,
+    benchmark: str | None,
+    risk_free_rate: float = 0.0,
+) -> dict[str, Any]:
+    """The /performance body of a strategy (the console's Ledger page shows the same)."""
+    nav, bench = await ledger_services(request).navs.nav(tenant_id, strategy_id, benchmark)
+    return performance_report(
+        strategy_id,
+        nav,
+        benchmark=benchmark,
+        benchmark_closes=bench,
+        risk_free_rate=risk_free_rate,
+    )
 
 
 @ledger_endpoint
