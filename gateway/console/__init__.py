@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.console import alerts, brokers, ledger, pages
+from gateway.console import alerts, brokers, charts, ledger, pages
 from gateway.console.security import ConsoleHeaders
 from gateway.console.shell import HERE
 
@@ -36,11 +36,13 @@ CONSOLE = Mount(
         Route("/ledger", ledger.strategies, methods=["GET"]),
         Route("/ledger", ledger.create_strategy, methods=["POST"]),
         Route("/ledger/{strategyId}", ledger.strategy, methods=["GET"]),
+        Route("/ledger/{strategyId}/nav.json", ledger.nav_points, methods=["GET"]),
         Route("/ledger/{strategyId}/keys", ledger.create_key, methods=["POST"]),
         Route("/keys", pages.keys, methods=["GET"]),
         Route("/keys", pages.create_key, methods=["POST"]),
         Route("/keys/{keyId}/revoke", pages.revoke_key, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
+        Route("/vendor/lightweight-charts.js", charts.script, methods=["GET"]),
     ],
     middleware=[Middleware(ConsoleHeaders)],
 )

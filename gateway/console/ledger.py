@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from baas.core.ledger.errors import UnknownTenant
 from baas.core.ledger.events import CashEvent, Order
@@ -104,11 +104,37 @@ async def _issue_key(
 
 
 @page
-async def strategy(request: Request, session: ConsoleSession) -> Response:
+async def nav_points(request: Request, session: ConsoleSession) -> Response:
+    """The charts' data: the sessions' NAV as GET …/nav has it, and the benchmark's closes
+    (none when unknown); the page's script draws the drawdown from the NAV."""
     found = await _strategy(request, session)
+    benchmark = _benchmark(request)
+    nav, closes = await ledger_services(request).navs.nav(
+        session.tenant_id, found.strategy_id, benchmark
+    )
+    return JSONResponse(
+        {
+            "dates": [p.date.isoformat() for p in nav.points],
+            "nav": [float(p.total_equity) for p in nav.points],
+            "benchmark": {
+                "symbol": benchmark,
+                "closes": [[d.isoformat(), float(c)] for d, c in sorted(closes.items())],
+            },
+        }
+    )
+
+
+def _benchmark(request: Request) -> str | None:
+    """``?benchmark=`` as /performance reads it (BAAS_LEDGER_DEFAULT_BENCHMARK when absent)."""
     default = services(request).settings.ledger_default_benchmark
     with _refusals_as_problems():
-        benchmark = parse_benchmark(request.query_params, default)
+        return parse_benchmark(request.query_params, default)
+
+
+@page
+async def strategy(request: Request, session: ConsoleSession) -> Response:
+    found = await _strategy(request, session)
+    benchmark = _benchmark(request)
     report = await strategy_performance(request, session.tenant_id, found.strategy_id, benchmark)
     events = await ledger_services(request).ledger.history(session.tenant_id, found.strategy_id)
     return render(
@@ -116,6 +142,7 @@ async def strategy(request: Request, session: ConsoleSession) -> Response:
         "ledger_strategy.html",
         session=session,
         strategy=found.as_dict(),
+        benchmark=benchmark or "",
         report=report,
         heatmap=monthly_heatmap(report["monthly_returns"]),
         months=MONTHS,

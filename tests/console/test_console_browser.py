@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -242,7 +243,7 @@ SCREENSHOTS = os.environ.get("CONSOLE_SCREENSHOTS_DIR")
 
 
 @pytest.mark.skipif(not SCREENSHOTS, reason="make screenshots sets CONSOLE_SCREENSHOTS_DIR")
-def test_screenshots_of_every_page(stack: Stack, browser: Browser) -> None:
+def test_screenshots_of_every_page(stack: Stack, browser: Browser, ledger_strategy) -> None:
     folder = Path(SCREENSHOTS or ".")
     folder.mkdir(parents=True, exist_ok=True)
     signal_id = send_signal(stack.base, stack.first, Symbol="AAPL")
@@ -268,10 +269,80 @@ def test_screenshots_of_every_page(stack: Stack, browser: Browser) -> None:
             "brokers": "/console/brokers",
             "paper": "/console/paper/paper",
             "keys": "/console/keys",
+            "ledger": "/console/ledger",
+            "strategy": f"/console/ledger/{ledger_strategy[0]}",
         }
         if alerts:
             shots["alert"] = f"/console/alerts/{alerts[0]['AlertId']}"
         for name, path in shots.items():
             page.goto(f"{stack.base}{path}")
+            if name == "strategy":
+                expect(page.locator("#drawdown-chart")).to_have_attribute(
+                    "data-points", re.compile(".")
+                )
             page.screenshot(path=folder / f"console-{name}-{width}.png", full_page=True)
         context.close()
+
+
+LEDGER_DAYS = ("2024-01-02", "2024-01-03", "2024-02-01", "2024-02-02", "2024-03-01")
+
+
+@pytest.fixture(scope="module")
+def ledger_strategy(stack: Stack) -> str:
+    """The first tenant's strategy with a known history posted through the ledger API: a
+    deposit, a buy on each of LEDGER_DAYS, and SPY's closes of those days."""
+    tenant_api = {"X-Api-Key": stack.first.api_key}
+    with httpx.Client(base_url=stack.base, timeout=10) as client:
+        strategy = client.post(
+            f"/tenants/{stack.first.tenant_id}/api/strategies",
+            json={"name": "charted bot"},
+            headers=tenant_api,
+        ).json()
+        key = client.post(f"/strategies/{strategy['id']}/api-keys", headers=tenant_api).json()
+        bearer = {"Authorization": f"Bearer {key['plaintext']}"}
+        v1 = f"/api/v1/strategies/{strategy['id']}"
+        prices = [
+            {"symbol": sym, "date": day, "close": 100 + 3 * i + (i % 2) * offset}
+            for i, day in enumerate(LEDGER_DAYS)
+            for sym, offset in (("SPY", 0), ("AAPL", -7))
+        ]
+        imported = client.post(
+            f"/tenants/{stack.first.tenant_id}/api/prices",
+            json={"prices": prices},
+            headers=tenant_api,
+        )
+        assert imported.status_code == 200, imported.text
+        deposit = {"event_type": "deposit", "amount": 10_000, "occurred_at": "2024-01-01T12:00:00Z"}
+        assert client.post(f"{v1}/cash", json=deposit, headers=bearer).status_code == 201
+        for day in LEDGER_DAYS:
+            order = {"symbol": "AAPL", "side": "buy", "quantity": 10, "price": 100}
+            order["executed_at"] = f"{day}T15:00:00Z"
+            posted = client.post(f"{v1}/orders", json={"orders": [order]}, headers=bearer)
+            assert posted.status_code == 201, posted.text
+        nav = client.get(f"{v1}/nav", headers=bearer).json()["nav"]
+        performance = client.get(f"{v1}/performance", headers=bearer).json()
+    return strategy["id"], nav, performance
+
+
+def test_the_ledger_charts_draw_every_nav_point_and_the_heatmap_shows_performance(
+    stack: Stack, page: Page, ledger_strategy
+) -> None:
+    strategy_id, nav, performance = ledger_strategy
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None)
+    sign_in(page, stack.base, stack.first.api_key)
+    page.goto(f"{stack.base}/console/ledger/{strategy_id}")
+    expect(page.locator("#nav-chart")).to_have_attribute("data-points", str(len(nav)))
+    expect(page.locator("#drawdown-chart")).to_have_attribute("data-points", str(len(nav)))
+    expect(page.locator("#nav-chart")).to_have_attribute("data-benchmark-points", str(len(nav)))
+    assert page.locator("#nav-chart canvas").count() > 0
+    cells = page.locator("#monthly-returns td[data-month]")
+    shown = {
+        cells.nth(i).get_attribute("data-month"): float(cells.nth(i).get_attribute("data-value"))
+        for i in range(cells.count())
+    }
+    expected = {m: v for m, v in performance["monthly_returns"].items() if v is not None}
+    assert shown == expected and len(shown) == 3
+    page.goto(f"{stack.base}/console/ledger/{strategy_id}?benchmark=")
+    expect(page.locator("#nav-chart")).to_have_attribute("data-benchmark-points", "0")
+    assert not refused  # the console's CSP lets the chart library draw

@@ -105,6 +105,7 @@ async def test_another_tenants_strategy_is_404_and_never_shown(settings, store, 
         theirs, _ = await open_strategy(c, other, "their secret bot")
         csrf = await signed_in(c, tenant.api_key)
         assert (await c.get(f"/console/ledger/{theirs}")).status_code == 404
+        assert (await c.get(f"/console/ledger/{theirs}/nav.json")).status_code == 404
         key = await c.post(f"/console/ledger/{theirs}/keys", data={"csrf": csrf})
         assert key.status_code == 404 and not KEY.findall(key.text)
         assert "their secret bot" not in (await c.get("/console/ledger")).text
@@ -143,3 +144,13 @@ async def test_a_strategys_page_shows_performances_monthly_returns_orders_and_ca
         assert page.text.count("<td>AAPL</td>") == 3 and "deposit" in page.text
         bad = await c.get(f"/console/ledger/{strategy_id}", params={"benchmark": "not a symbol!"})
         assert bad.status_code == 422
+
+
+async def test_the_chart_library_is_served_from_its_installed_package(settings, tenant):
+    async with app_client(settings) as c:
+        script = await c.get("/console/vendor/lightweight-charts.js")
+        assert script.status_code == 200
+        assert script.headers["content-type"].startswith("text/javascript")
+        assert "Lightweight Charts" in script.text[:300]
+        assert "script-src 'self'" in script.headers["content-security-policy"]
+        assert (await c.get("/console/vendor/index.html")).status_code == 404
