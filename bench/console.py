@@ -28,9 +28,10 @@ from baas.core.keyspace import Keyspace
 from baas.core.trading.readmodel import SIGNALS
 from baas.store.trading import signal_score
 from bench.ledger_api import BENCHMARK, load_orders, ms, prepare, store_url, strategy, timed
-from tests.conftest import live_gateway, make_settings
 from tests.console.browser import chromium
 from tests.ledger.support import SP500, read_closes
+from tests.support.gateway import live_gateway
+from tests.support.store import make_settings
 
 SIZES = os.environ.get("BENCH_CONSOLE_SIGNALS", "10000,1000000")
 PIPELINE = 10_000

@@ -9,9 +9,10 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import app_client, new_tenant
 from tests.console.support import signed_in
 from tests.ledger.support import open_strategy
+from tests.support.gateway import app_client
+from tests.support.store import new_tenant
 
 KEY = re.compile(r'<code id="new-key">([^<]+)</code>')
 CELL = re.compile(r'data-month="([0-9-]+)" data-value="([^"]+)"')
