@@ -19,7 +19,7 @@ from baas.store.embedded import EmbeddedValkey
 from baas.store.trading import TradingStore
 from tests.support.gateway import app_client
 from tests.support.store import make_settings, new_tenant
-from tests.support.trading_desk import TradingDesk
+from tests.support.trading_desk import TradingDesk, make_consumer
 from workers.consumer import MAX_FAILURES, LogConsumer
 from workers.handlers import CommandHandler
 
@@ -34,15 +34,19 @@ def own_store(tmp_path):
 
 
 async def test_a_signal_handled_through_store_outages_is_filled_not_rejected(own_store, prefix):
+    # The worker under test meets real time-outs (a frozen store, a short time-out); the test's
+    # own setup and polling use a patient connection, so a busy machine fails neither.
     settings = make_settings(
         own_store.url,
         prefix,
         worker_block_ms=50,
         worker_claim_idle_seconds=0.2,
-        store_timeout_seconds=0.3,
+        store_timeout_seconds=0.5,
     )
+    patient = dataclasses.replace(settings, store_timeout_seconds=10)
     store = open_store(own_store.url, settings)
-    await load_functions(store)
+    reader = open_store(own_store.url, patient)
+    await load_functions(reader)
     keyspace = Keyspace(prefix)
     trading = TradingStore(store, keyspace)
     handler = CommandHandler(trading, SignalPolicy())
@@ -64,10 +68,12 @@ async def test_a_signal_handled_through_store_outages_is_filled_not_rejected(own
     consumer = LogConsumer(
         store, keyspace, settings, "w1", handler.decode, handle_during_an_outage, handler.give_up
     )
-    tenant = await new_tenant(store, prefix)
+    tenant = await new_tenant(reader, prefix)
+    records = TradingStore(reader, keyspace)
     try:
-        async with app_client(dataclasses.replace(settings, store_timeout_seconds=2)) as client:
-            trading_desk = TradingDesk(client, tenant, consumer, trading, keyspace, store)
+        async with app_client(patient) as client:
+            setup = make_consumer(reader, keyspace, patient)
+            trading_desk = TradingDesk(client, tenant, setup, records, keyspace, reader)
             await trading_desk.alert()
             await trading_desk.drain()
             signal_id = await trading_desk.signal()
@@ -77,7 +83,7 @@ async def test_a_signal_handled_through_store_outages_is_filled_not_rejected(own
                 deadline = time.monotonic() + 60
                 record = None
                 while time.monotonic() < deadline:
-                    record = await trading.record_of(tenant.tenant_id, "signals", signal_id)
+                    record = await records.record_of(tenant.tenant_id, "signals", signal_id)
                     if record and record["Status"] in ("filled", "rejected"):
                         break
                     await asyncio.sleep(0.1)
@@ -88,6 +94,7 @@ async def test_a_signal_handled_through_store_outages_is_filled_not_rejected(own
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
         await store.aclose()
+        await reader.aclose()
     assert record is not None
     assert record["Status"] == "filled", record.get("Reason")
     assert outages == OUTAGES
